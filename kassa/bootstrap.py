@@ -1,0 +1,26 @@
+"""The composition root: settings in, a ServiceContext with the concrete adapters out."""
+
+from __future__ import annotations
+
+from kassa import config
+from kassa.adapters.clock import SystemClock
+from kassa.adapters.logs import configure_logging
+from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
+from kassa.adapters.webhooks.http import HttpWebhookSender
+from kassa.services.context import ServiceContext
+from kassa.store.engine import create_engine
+
+
+def build_context(settings: config.Settings | None = None) -> ServiceContext:
+    settings = settings or config.load()
+    return ServiceContext(
+        engine=create_engine(settings.database_url),
+        clock=SystemClock(),
+        tax_ids=StdnumTaxIdValidator(),
+        webhooks=HttpWebhookSender(),
+        settings=settings,
+    )
+
+
+def setup_logging(settings: config.Settings) -> None:
+    configure_logging(settings.log_level)

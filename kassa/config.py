@@ -1,0 +1,45 @@
+"""Settings from the environment: the only module that reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kassa.core.errors import DomainError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    database_url: str = "sqlite:///kassa.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    idempotency_ttl_hours: int = 24
+    advance_budget_seconds: int = 10  # a test clock advance answers 202 after this, and goes on
+    worker_poll_seconds: int = 1
+
+
+# env var -> (field, parser); documented in docs/configuration.md
+_VARIABLES = {
+    "KASSA_DATABASE_URL": ("database_url", str),
+    "KASSA_HOST": ("host", str),
+    "KASSA_PORT": ("port", int),
+    "KASSA_LOG_LEVEL": ("log_level", str),
+    "KASSA_IDEMPOTENCY_TTL_HOURS": ("idempotency_ttl_hours", int),
+    "KASSA_ADVANCE_BUDGET_SECONDS": ("advance_budget_seconds", int),
+    "KASSA_WORKER_POLL_SECONDS": ("worker_poll_seconds", int),
+}
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, (field, parse) in _VARIABLES.items():
+        if name in env:
+            try:
+                values[field] = parse(env[name])
+            except ValueError:
+                raise DomainError("invalid_setting", f"{name}={env[name]!r} is not a valid {parse.__name__}.", name) from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""kassa's own event names (outbox and webhooks): past tense, dotted. Not usage events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_ARCHIVED = "customer.archived"
+    SETTINGS_UPDATED = "settings.updated"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    TEST_CLOCK_CREATED = "test_clock.created"
+    TEST_CLOCK_ADVANCING = "test_clock.advancing"
+    TEST_CLOCK_READY = "test_clock.ready"
+    TEST_CLOCK_FAILED = "test_clock.failed"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something that happened, appended to the outbox in the transaction that made it happen."""
+
+    tenant_id: str
+    id: str
+    type: str
+    occurred_at: datetime
+    object_type: str
+    object_id: str
+    customer_id: str | None = None
+    data: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook payload: receivers dedupe on `id` (also sent as the webhook-id header)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "occurred_at": self.occurred_at.isoformat(),
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "customer_id": self.customer_id,
+            "data": dict(self.data),
+        }

@@ -1,0 +1,98 @@
+"""Staff users: the people the audit log, tickets and tasks name. Console login comes with the console."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from kassa.core import parties
+from kassa.core.access import User, role
+from kassa.core.audit import Actor
+from kassa.core.errors import DomainError
+from kassa.core.events import EventType
+from kassa.core.pages import Page, check_limit
+from kassa.services import audit, events
+from kassa.services.context import ServiceContext
+
+
+def _view(user: User) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "deactivated_at": user.deactivated_at.isoformat() if user.deactivated_at else None,
+    }
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise DomainError("invalid_text", "name is 1 to 200 characters.", "name")
+    return value.strip()
+
+
+def create_user(ctx: ServiceContext, actor: Actor, *, email: str, name: str, role_name: str) -> User:
+    now = ctx.clock.now()
+    user = User(
+        tenant_id=actor.tenant_id,
+        id=ctx.new_id("usr"),
+        email=parties.email(email, "email").lower(),
+        name=_name(name),
+        role=role(role_name),
+        created_at=now,
+        updated_at=now,
+    )
+    with ctx.uow() as uow:
+        uow.users.add(user)
+        audit.record(
+            ctx, uow, actor, "user.created", object_type="user", object_id=user.id, before=None, after=_view(user), at=now
+        )
+        events.emit(
+            ctx, uow, actor.tenant_id, EventType.USER_CREATED, object_type="user", object_id=user.id,
+            data={"id": user.id, **_view(user)}, at=now,
+        )  # fmt: skip
+        uow.commit()
+    return user
+
+
+def get_user(ctx: ServiceContext, actor: Actor, user_id: str) -> User:
+    with ctx.uow(read_only=True) as uow:
+        return uow.users.get(actor.tenant_id, user_id)
+
+
+def list_users(ctx: ServiceContext, actor: Actor, *, limit: int = 20, cursor: str | None = None) -> Page[User]:
+    with ctx.uow(read_only=True) as uow:
+        return uow.users.list(actor.tenant_id, limit=check_limit(limit), cursor=cursor)
+
+
+def update_user(ctx: ServiceContext, actor: Actor, user_id: str, changes: dict[str, Any]) -> User:
+    unknown = set(changes) - {"email", "name", "role", "active"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise DomainError("unknown_field", f"Unknown user field {name!r}.", name)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        user = uow.users.get(actor.tenant_id, user_id)
+        updated = user
+        if "email" in changes:
+            updated = replace(updated, email=parties.email(changes["email"], "email").lower())
+        if "name" in changes:
+            updated = replace(updated, name=_name(changes["name"]))
+        if "role" in changes:
+            updated = replace(updated, role=role(changes["role"]))
+        if "active" in changes:
+            if not isinstance(changes["active"], bool):
+                raise DomainError("invalid_boolean", "active is true or false.", "active")
+            updated = replace(updated, deactivated_at=None if changes["active"] else (user.deactivated_at or now))
+        if updated != user:
+            updated = replace(updated, updated_at=now)
+            uow.users.update(updated)
+            audit.record(
+                ctx, uow, actor, "user.updated", object_type="user", object_id=user.id,
+                before=_view(user), after=_view(updated), at=now,
+            )  # fmt: skip
+            events.emit(
+                ctx, uow, actor.tenant_id, EventType.USER_UPDATED, object_type="user", object_id=user.id,
+                data={"id": user.id, **_view(updated)}, at=now,
+            )  # fmt: skip
+        uow.commit()
+    return updated

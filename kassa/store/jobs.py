@@ -1,0 +1,119 @@
+"""Due work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kassa.core.jobs import Job, JobStatus
+from kassa.store.tables import jobs
+
+
+def _job(row: sa.Row[Any]) -> Job:
+    return Job(
+        tenant_id=row.tenant_id,
+        id=row.id,
+        kind=row.kind,
+        due_at=row.due_at,
+        test_clock_id=row.test_clock_id,
+        customer_id=row.customer_id,
+        dedupe_key=row.dedupe_key,
+        payload=row.payload,
+        status=JobStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+class Jobs:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, job: Job) -> bool:
+        """Register due work; the same (kind, dedupe_key) registered again is ignored. True if new."""
+        values = {
+            "tenant_id": job.tenant_id,
+            "id": job.id,
+            "kind": job.kind,
+            "due_at": job.due_at,
+            "test_clock_id": job.test_clock_id,
+            "customer_id": job.customer_id,
+            "dedupe_key": job.dedupe_key,
+            "payload": dict(job.payload),
+            "status": job.status.value,
+            "attempts": job.attempts,
+            "created_at": job.created_at,
+        }
+        insert = postgresql.insert(jobs) if self.conn.dialect.name == "postgresql" else sqlite.insert(jobs)
+        statement = insert.values(**values).on_conflict_do_nothing(index_elements=["tenant_id", "kind", "dedupe_key"])
+        return self.conn.execute(statement).rowcount == 1
+
+    def next_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> list[Job]:
+        """The pending jobs of a test clock at its earliest due instant up to `until`: one tick."""
+        c = jobs.c
+        pending = sa.and_(
+            c.tenant_id == tenant_id, c.test_clock_id == clock_id, c.status == JobStatus.PENDING.value, c.due_at <= until
+        )
+        first = self.conn.execute(sa.select(sa.func.min(c.due_at)).where(pending)).scalar()
+        if first is None:
+            return []
+        rows = self.conn.execute(sa.select(jobs).where(pending, c.due_at == first).order_by(c.id))
+        return [_job(row) for row in rows]
+
+    def claim_due(self, now: datetime, limit: int) -> list[Job]:
+        """Due jobs on the system clock, oldest first; on PostgreSQL rows another worker holds are skipped."""
+        c = jobs.c
+        query = (
+            sa.select(jobs)
+            .where(c.status == JobStatus.PENDING.value, c.test_clock_id.is_(None), c.due_at <= now)
+            .order_by(c.due_at, c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_job(row) for row in self.conn.execute(query)]
+
+    def lock(self, job: Job) -> Job | None:
+        """The job again, locked and still pending (None if someone finished it meanwhile)."""
+        c = jobs.c
+        query = sa.select(jobs).where(
+            c.tenant_id == job.tenant_id, c.id == job.id, c.status == JobStatus.PENDING.value
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = self.conn.execute(query).first()
+        return None if row is None else _job(row)
+
+    def finish(self, job: Job, at: datetime) -> None:
+        c = jobs.c
+        self.conn.execute(
+            jobs.update()
+            .where(c.tenant_id == job.tenant_id, c.id == job.id)
+            .values(status=JobStatus.DONE.value, finished_at=at, attempts=job.attempts + 1, last_error=None)
+        )
+
+    def fail(self, job: Job, error: str, *, retry_at: datetime | None, at: datetime) -> None:
+        c = jobs.c
+        values: dict[str, Any] = {"attempts": job.attempts + 1, "last_error": error[:4000]}
+        if retry_at is None:
+            values.update(status=JobStatus.FAILED.value, finished_at=at)
+        else:
+            values.update(due_at=retry_at)
+        self.conn.execute(jobs.update().where(c.tenant_id == job.tenant_id, c.id == job.id).values(**values))
+
+    def count_pending_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> int:
+        c = jobs.c
+        query = sa.select(sa.func.count()).where(
+            c.tenant_id == tenant_id, c.test_clock_id == clock_id, c.status == JobStatus.PENDING.value, c.due_at <= until
+        )
+        return int(self.conn.execute(query).scalar() or 0)
+
+    def list_for_clock(self, tenant_id: str, clock_id: str) -> list[Job]:
+        c = jobs.c
+        query = sa.select(jobs).where(c.tenant_id == tenant_id, c.test_clock_id == clock_id).order_by(c.due_at, c.id)
+        return [_job(row) for row in self.conn.execute(query)]

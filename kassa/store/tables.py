@@ -1,0 +1,243 @@
+"""The schema. `tenant_id` leads every primary key and index (tenants are walls; the schema can be sharded
+by tenant). Amounts of record are BIGINT minor units beside a currency column; no float column anywhere."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kassa.store.types import JSONDoc, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(40)
+
+
+def _tenant() -> sa.Column[str]:
+    return sa.Column("tenant_id", ID, sa.ForeignKey("tenants.id"), nullable=False)
+
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("settings", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    # The public part of the key, for lookup and display; the secret part is kept only as a SHA-256 hash.
+    sa.Column("prefix", sa.String(40), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deactivated_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "email"),
+)
+
+test_clocks = sa.Table(
+    "test_clocks",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("frozen_time", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("target_time", UTCDateTime),
+    sa.Column("started_time", UTCDateTime),  # frozen_time when the running advance began, for progress
+    sa.Column("jobs_run", sa.BigInteger, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("lease_until", UTCDateTime),  # who advances it: one runner at a time, taken over if it dies
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("legal_name", sa.String(200)),
+    sa.Column("emails", JSONDoc, nullable=False),
+    sa.Column("address", JSONDoc),
+    sa.Column("country", sa.String(2)),  # from the address, for filtering
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("locale", sa.String(20), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("tax_ids", JSONDoc, nullable=False),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("parent_id", ID),
+    sa.Column("bill_to_parent", sa.Boolean, nullable=False),
+    sa.Column("credit_limit_minor", sa.BigInteger),  # in the customer's currency
+    sa.Column("metadata", JSONDoc, nullable=False),
+    sa.Column("test_clock_id", ID),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("archived_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "external_id"),
+    sa.ForeignKeyConstraint(["tenant_id", "parent_id"], ["customers.tenant_id", "customers.id"]),
+    sa.ForeignKeyConstraint(["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]),
+    sa.Index(None, "tenant_id", "parent_id"),
+    sa.Index(None, "tenant_id", "test_clock_id"),
+)
+
+# Due work registered by the stages (billing, retries, notifications…): run by the worker on the system
+# clock, or by a test clock's advance when the customer is attached to one.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("test_clock_id", ID),
+    sa.Column("customer_id", ID),
+    sa.Column("dedupe_key", sa.String(200), nullable=False),  # registering the same work twice is one job
+    sa.Column("payload", JSONDoc, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "kind", "dedupe_key"),
+    sa.ForeignKeyConstraint(["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]),
+    sa.Index(None, "status", "test_clock_id", "due_at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("type", sa.String(80), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("object_id", ID, nullable=False),
+    sa.Column("customer_id", ID),
+    sa.Column("data", JSONDoc, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index(None, "tenant_id", "customer_id", "id"),
+    sa.Index(None, "tenant_id", "type", "id"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_type", sa.String(20), nullable=False),
+    sa.Column("actor_id", ID, nullable=False),
+    sa.Column("action", sa.String(80), nullable=False),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("object_id", ID, nullable=False),
+    sa.Column("changes", JSONDoc, nullable=False),
+    sa.Column("request_id", sa.String(64)),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index(None, "tenant_id", "object_type", "object_id"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.String(500)),
+    sa.Column("enabled_events", JSONDoc, nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),  # needed in clear to sign; never listed
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("failing_since", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("endpoint_id", ID, nullable=False),
+    sa.Column("event_id", ID, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_attempt_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "endpoint_id", "event_id"),
+    sa.ForeignKeyConstraint(["tenant_id", "endpoint_id"], ["webhook_endpoints.tenant_id", "webhook_endpoints.id"]),
+    sa.ForeignKeyConstraint(["tenant_id", "event_id"], ["events.tenant_id", "events.id"]),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("delivery_id", ID, nullable=False),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("response_excerpt", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.ForeignKeyConstraint(["tenant_id", "delivery_id"], ["webhook_deliveries.tenant_id", "webhook_deliveries.id"]),
+    sa.Index(None, "tenant_id", "delivery_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    _tenant(),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # in_progress | done
+    sa.Column("response_status", sa.Integer),
+    sa.Column("response_body", sa.LargeBinary),
+    sa.Column("response_type", sa.String(100)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "key"),
+    sa.Index(None, "expires_at"),
+)

@@ -1,0 +1,64 @@
+"""The unit of work: one connection, one transaction, rolled back unless the use case commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kassa.store.audit_events import AuditEvents
+from kassa.store.customers import Customers
+from kassa.store.engine import READ_ONLY
+from kassa.store.events import Events
+from kassa.store.idempotency_keys import IdempotencyKeys
+from kassa.store.jobs import Jobs
+from kassa.store.tenants import ApiKeys, Tenants, Users
+from kassa.store.test_clocks import TestClocks
+from kassa.store.webhooks import WebhookAttempts, WebhookDeliveries, WebhookEndpoints
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        conn = self._engine.connect()
+        if self._read_only:
+            conn = conn.execution_options(**{READ_ONLY: True})
+        self.conn: sa.Connection = conn
+        self._tx = conn.begin()
+        self.tenants = Tenants(conn)
+        self.api_keys = ApiKeys(conn)
+        self.users = Users(conn)
+        self.customers = Customers(conn)
+        self.test_clocks = TestClocks(conn)
+        self.jobs = Jobs(conn)
+        self.events = Events(conn)
+        self.audit_events = AuditEvents(conn)
+        self.webhook_endpoints = WebhookEndpoints(conn)
+        self.webhook_deliveries = WebhookDeliveries(conn)
+        self.webhook_attempts = WebhookAttempts(conn)
+        self.idempotency_keys = IdempotencyKeys(conn)
+        return self
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        self._tx.commit()
+        self._committed = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
