@@ -40,6 +40,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Setti
             try:
                 values[field] = parse(env[name])
             except ValueError:
-                raise DomainError("invalid_setting", f"{name}={env[name]!r} is not a valid {parse.__name__}.", name) from None
+                raise DomainError(
+                    "invalid_setting", f"{name}={env[name]!r} is not a valid {parse.__name__}.", name
+                ) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

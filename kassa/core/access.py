@@ -64,8 +64,10 @@ class User:
     deactivated_at: datetime | None = None
 
 
-def role(value: object) -> Role:
+def role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise DomainError("invalid_role", f"role is one of {', '.join(r.value for r in Role)}.", "role") from None
+        raise DomainError(
+            "invalid_role", f"role is one of {', '.join(r.value for r in Role)}.", "role"
+        ) from None

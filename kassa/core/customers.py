@@ -72,6 +72,18 @@ class Customer:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerFilter:
+    external_id: str | None = None
+    parent_id: str | None = None
+    currency: str | None = None
+    country: str | None = None
+    test_clock_id: str | None = None
+    archived: bool | None = False  # None: both
+    created_gte: datetime | None = None
+    created_lt: datetime | None = None
+
+
 # Fields a create or update may set; tax ids arrive checked by the adapter as TaxId values.
 EDITABLE = frozenset(
     {
@@ -125,7 +137,9 @@ def _validate(name: str, value: Any) -> Any:
         return parties.time_zone(value, name)
     if name == "payment_terms_days":
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PAYMENT_TERMS_DAYS:
-            raise DomainError("invalid_payment_terms", f"Payment terms are 0 to {MAX_PAYMENT_TERMS_DAYS} days net.", name)
+            raise DomainError(
+                "invalid_payment_terms", f"Payment terms are 0 to {MAX_PAYMENT_TERMS_DAYS} days net.", name
+            )
         return value
     if name == "bill_to_parent":
         if not isinstance(value, bool):
@@ -134,7 +148,9 @@ def _validate(name: str, value: Any) -> Any:
     if name == "credit_limit":
         if value is not None and (not isinstance(value, Money) or value.amount < 0 or not value.is_rounded):
             raise DomainError(
-                "invalid_credit_limit", "The credit limit is a non-negative amount in the currency's minor units.", name
+                "invalid_credit_limit",
+                "The credit limit is a non-negative amount in the currency's minor units.",
+                name,
             )
         return value
     if name == "metadata":
@@ -156,7 +172,11 @@ def check_parent(customer_id: str, parent_id: str, parent_of: Callable[[str], st
         if current == seen:
             raise DomainError("parent_cycle", "A customer cannot be its own ancestor.", "parent_id")
         current = parent_of(current)
-    raise DomainError("hierarchy_too_deep", f"Account hierarchies are at most {MAX_HIERARCHY_DEPTH} levels deep.", "parent_id")
+    raise DomainError(
+        "hierarchy_too_deep",
+        f"Account hierarchies are at most {MAX_HIERARCHY_DEPTH} levels deep.",
+        "parent_id",
+    )
 
 
 def _text(value: Any, name: str, *, limit: int) -> str:

@@ -15,15 +15,21 @@ MAX_BYTES = 8192
 
 def metadata(value: Any, field: str = "metadata") -> dict[str, str]:
     if not isinstance(value, dict):
-        raise DomainError("invalid_metadata", "metadata is an object of string keys and string values.", field)
+        raise DomainError(
+            "invalid_metadata", "metadata is an object of string keys and string values.", field
+        )
     if len(value) > MAX_KEYS:
         raise DomainError("metadata_too_large", f"metadata holds at most {MAX_KEYS} keys.", field)
     for key, item in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
-            raise DomainError("invalid_metadata", f"Keys are 1 to {MAX_KEY_LENGTH} characters.", f"{field}.{key}")
+            raise DomainError(
+                "invalid_metadata", f"Keys are 1 to {MAX_KEY_LENGTH} characters.", f"{field}.{key}"
+            )
         if not isinstance(item, str) or len(item) > MAX_VALUE_LENGTH:
             raise DomainError(
-                "invalid_metadata", f"Values are strings of at most {MAX_VALUE_LENGTH} characters.", f"{field}.{key}"
+                "invalid_metadata",
+                f"Values are strings of at most {MAX_VALUE_LENGTH} characters.",
+                f"{field}.{key}",
             )
     if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_BYTES:
         raise DomainError("metadata_too_large", f"metadata is at most {MAX_BYTES} bytes as JSON.", field)

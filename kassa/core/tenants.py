@@ -34,7 +34,11 @@ class InvoiceNumbering:
     digits: int = 5
 
     def format(self, sequence: int, year: int, month: int) -> str:
-        period = {NumberReset.NEVER: "", NumberReset.YEARLY: f"{year}-", NumberReset.MONTHLY: f"{year}{month:02d}-"}
+        period = {
+            NumberReset.NEVER: "",
+            NumberReset.YEARLY: f"{year}-",
+            NumberReset.MONTHLY: f"{year}{month:02d}-",
+        }
         return f"{self.prefix}{period[self.reset]}{sequence:0{self.digits}d}"
 
 
@@ -143,7 +147,9 @@ def _text(value: Any, name: str, *, nullable: bool = False, limit: int = 200) ->
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise DomainError("invalid_text", f"{name} must be non-empty text of at most {limit} characters.", name)
+        raise DomainError(
+            "invalid_text", f"{name} must be non-empty text of at most {limit} characters.", name
+        )
     return value.strip()
 
 

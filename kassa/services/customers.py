@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.core.audit import Actor, diff
-from kassa.core.customers import Customer, apply_changes, check_parent
+from kassa.core.customers import Customer, CustomerFilter, apply_changes, check_parent
 from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import Event, EventType
 from kassa.core.money import Money
@@ -15,7 +15,6 @@ from kassa.core.pages import Page, check_limit
 from kassa.services import audit, events
 from kassa.services.context import ServiceContext
 from kassa.services.tenants import known_locale, tax_ids
-from kassa.store.customers import CustomerFilter
 from kassa.store.uow import UnitOfWork
 
 
@@ -32,12 +31,16 @@ def _prepare(ctx: ServiceContext, fields: dict[str, Any]) -> dict[str, Any]:
     if "tax_ids" in fields:
         items = fields["tax_ids"]
         if not isinstance(items, list) or len(items) > 10:
-            raise DomainError("invalid_tax_ids", "tax_ids is a list of at most 10 {type, value} objects.", "tax_ids")
+            raise DomainError(
+                "invalid_tax_ids", "tax_ids is a list of at most 10 {type, value} objects.", "tax_ids"
+            )
         fields["tax_ids"] = tax_ids(ctx, items, "tax_ids")
     if fields.get("credit_limit") is not None:
         limit = fields["credit_limit"]
         if not isinstance(limit, dict) or set(limit) != {"amount", "currency"}:
-            raise DomainError("invalid_money", 'Money is {"amount": "12.34", "currency": "EUR"}.', "credit_limit")
+            raise DomainError(
+                "invalid_money", 'Money is {"amount": "12.34", "currency": "EUR"}.', "credit_limit"
+            )
         fields["credit_limit"] = Money.parse(limit["amount"], limit["currency"], field="credit_limit.amount")
     if "locale" in fields:
         known_locale(fields["locale"], "locale")
@@ -50,10 +53,14 @@ def _check_hierarchy(uow: UnitOfWork, customer: Customer) -> None:
     try:
         parent = uow.customers.get(customer.tenant_id, customer.parent_id)
     except DomainError:
-        raise DomainError("parent_not_found", f"No customer {customer.parent_id!r} to be the parent.", "parent_id") from None
+        raise DomainError(
+            "parent_not_found", f"No customer {customer.parent_id!r} to be the parent.", "parent_id"
+        ) from None
     if parent.archived:
         raise DomainError("parent_archived", "An archived customer cannot be a parent.", "parent_id")
-    check_parent(customer.id, customer.parent_id, lambda cid: uow.customers.parent_of(customer.tenant_id, cid))
+    check_parent(
+        customer.id, customer.parent_id, lambda cid: uow.customers.parent_of(customer.tenant_id, cid)
+    )
     if customer.bill_to_parent and parent.currency != customer.currency:
         raise DomainError(
             "currency_mismatch",
@@ -75,7 +82,9 @@ def create_customer(ctx: ServiceContext, actor: Actor, fields: dict[str, Any]) -
             try:
                 now = uow.test_clocks.get(actor.tenant_id, clock_id).frozen_time
             except DomainError:
-                raise DomainError("test_clock_not_found", f"No test clock {clock_id!r}.", "test_clock_id") from None
+                raise DomainError(
+                    "test_clock_not_found", f"No test clock {clock_id!r}.", "test_clock_id"
+                ) from None
         else:
             now = ctx.clock.now()
         blank = Customer(
@@ -120,7 +129,9 @@ def list_customers(
 
 def update_customer(ctx: ServiceContext, actor: Actor, customer_id: str, changes: dict[str, Any]) -> Customer:
     if "test_clock_id" in changes:
-        raise DomainError("immutable_field", "A customer's test clock is set when it is created.", "test_clock_id")
+        raise DomainError(
+            "immutable_field", "A customer's test clock is set when it is created.", "test_clock_id"
+        )
     changes = _prepare(ctx, changes)
     with ctx.uow() as uow:
         customer = uow.customers.get(actor.tenant_id, customer_id, for_update=True)
@@ -153,7 +164,9 @@ def archive_customer(ctx: ServiceContext, actor: Actor, customer_id: str) -> Cus
         if customer.archived:
             return customer
         if uow.customers.has_children(actor.tenant_id, customer_id):
-            raise Conflict("customer_has_children", "Archive or re-parent this customer's children first.", None)
+            raise Conflict(
+                "customer_has_children", "Archive or re-parent this customer's children first.", None
+            )
         now = now_for(ctx, uow, customer)
         archived = replace(customer, archived_at=now, updated_at=now)
         uow.customers.update(archived)

@@ -71,7 +71,12 @@ def list_events(
         if customer_id is not None:
             uow.customers.get(tenant_id, customer_id)  # 404 for another tenant's customer
         return uow.events.list(
-            tenant_id, type=type, customer_id=customer_id, object_id=object_id, limit=check_limit(limit), cursor=cursor
+            tenant_id,
+            type=type,
+            customer_id=customer_id,
+            object_id=object_id,
+            limit=check_limit(limit),
+            cursor=cursor,
         )
 
 

@@ -19,7 +19,6 @@ from kassa.services import audit, events
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
-
 # last_used_at is written at most this often, so reads do not each cost a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -31,7 +30,9 @@ class Unauthorized(DomainError):
         super().__init__("unauthorized", message, None)
 
 
-def create_tenant(ctx: ServiceContext, name: str, settings: dict[str, Any] | None = None) -> tuple[Tenant, str]:
+def create_tenant(
+    ctx: ServiceContext, name: str, settings: dict[str, Any] | None = None
+) -> tuple[Tenant, str]:
     """A new tenant and its first API key; the key's text is returned once and never stored."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise DomainError("invalid_text", "A tenant name is 1 to 200 characters.", "name")
@@ -87,7 +88,9 @@ def create_api_key(ctx: ServiceContext, actor: Actor, name: str) -> tuple[ApiKey
     return key, token
 
 
-def list_api_keys(ctx: ServiceContext, actor: Actor, *, limit: int = 20, cursor: str | None = None) -> Page[ApiKey]:
+def list_api_keys(
+    ctx: ServiceContext, actor: Actor, *, limit: int = 20, cursor: str | None = None
+) -> Page[ApiKey]:
     with ctx.uow(read_only=True) as uow:
         return uow.api_keys.list(actor.tenant_id, limit=check_limit(limit), cursor=cursor)
 
@@ -111,7 +114,9 @@ def revoke_api_key(ctx: ServiceContext, actor: Actor, key_id: str) -> ApiKey:
     return key
 
 
-def rotate_api_key(ctx: ServiceContext, actor: Actor, key_id: str, *, grace_hours: int = 24) -> tuple[ApiKey, str]:
+def rotate_api_key(
+    ctx: ServiceContext, actor: Actor, key_id: str, *, grace_hours: int = 24
+) -> tuple[ApiKey, str]:
     """A new key with the old one's name; the old key keeps working for `grace_hours` so deployments
     can switch without downtime (0 revokes it at once)."""
     if not 0 <= grace_hours <= 24 * 30:
@@ -187,7 +192,9 @@ def _settings_with(ctx: ServiceContext, current: TenantSettings, patch: dict[str
     if "tax_ids" in patch:
         patch_tax_ids = patch.pop("tax_ids")
         if not isinstance(patch_tax_ids, list) or len(patch_tax_ids) > 10:
-            raise DomainError("invalid_tax_ids", "tax_ids is a list of at most 10 {type, value} objects.", "tax_ids")
+            raise DomainError(
+                "invalid_tax_ids", "tax_ids is a list of at most 10 {type, value} objects.", "tax_ids"
+            )
         current = replace(current, tax_ids=tax_ids(ctx, patch_tax_ids, "tax_ids"))
     if "bank" in patch:
         bank = patch.pop("bank")
@@ -209,7 +216,11 @@ def tax_ids(ctx: ServiceContext, items: list[Any], field: str) -> tuple[Any, ...
 
 
 def _bank(ctx: ServiceContext, bank: Any) -> BankDetails:
-    if not isinstance(bank, dict) or "iban" not in bank or set(bank) - {"iban", "bic", "account_holder", "bank_name"}:
+    if (
+        not isinstance(bank, dict)
+        or "iban" not in bank
+        or set(bank) - {"iban", "bic", "account_holder", "bank_name"}
+    ):
         raise DomainError("invalid_bank", "bank is {iban, bic?, account_holder?, bank_name?}.", "bank")
     for key in ("iban", "bic", "account_holder", "bank_name"):
         value = bank.get(key)

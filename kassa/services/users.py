@@ -44,7 +44,15 @@ def create_user(ctx: ServiceContext, actor: Actor, *, email: str, name: str, rol
     with ctx.uow() as uow:
         uow.users.add(user)
         audit.record(
-            ctx, uow, actor, "user.created", object_type="user", object_id=user.id, before=None, after=_view(user), at=now
+            ctx,
+            uow,
+            actor,
+            "user.created",
+            object_type="user",
+            object_id=user.id,
+            before=None,
+            after=_view(user),
+            at=now,
         )
         events.emit(
             ctx, uow, actor.tenant_id, EventType.USER_CREATED, object_type="user", object_id=user.id,
@@ -59,7 +67,9 @@ def get_user(ctx: ServiceContext, actor: Actor, user_id: str) -> User:
         return uow.users.get(actor.tenant_id, user_id)
 
 
-def list_users(ctx: ServiceContext, actor: Actor, *, limit: int = 20, cursor: str | None = None) -> Page[User]:
+def list_users(
+    ctx: ServiceContext, actor: Actor, *, limit: int = 20, cursor: str | None = None
+) -> Page[User]:
     with ctx.uow(read_only=True) as uow:
         return uow.users.list(actor.tenant_id, limit=check_limit(limit), cursor=cursor)
 
@@ -82,7 +92,9 @@ def update_user(ctx: ServiceContext, actor: Actor, user_id: str, changes: dict[s
         if "active" in changes:
             if not isinstance(changes["active"], bool):
                 raise DomainError("invalid_boolean", "active is true or false.", "active")
-            updated = replace(updated, deactivated_at=None if changes["active"] else (user.deactivated_at or now))
+            updated = replace(
+                updated, deactivated_at=None if changes["active"] else (user.deactivated_at or now)
+            )
         if updated != user:
             updated = replace(updated, updated_at=now)
             uow.users.update(updated)

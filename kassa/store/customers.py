@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.core.customers import Customer
+from kassa.core.customers import Customer, CustomerFilter
 from kassa.core.errors import Conflict, NotFound
 from kassa.core.money import Money
 from kassa.core.pages import Page
@@ -16,18 +14,6 @@ from kassa.core.parties import Address
 from kassa.core.tax_ids import TaxId
 from kassa.store.pages import page
 from kassa.store.tables import customers
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CustomerFilter:
-    external_id: str | None = None
-    parent_id: str | None = None
-    currency: str | None = None
-    country: str | None = None
-    test_clock_id: str | None = None
-    archived: bool | None = False  # None: both
-    created_gte: datetime | None = None
-    created_lt: datetime | None = None
 
 
 def _customer(row: sa.Row[Any]) -> Customer:
@@ -89,7 +75,9 @@ class Customers:
 
     def _check_external_id(self, c: Customer) -> None:
         query = sa.select(customers.c.id).where(
-            customers.c.tenant_id == c.tenant_id, customers.c.external_id == c.external_id, customers.c.id != c.id
+            customers.c.tenant_id == c.tenant_id,
+            customers.c.external_id == c.external_id,
+            customers.c.id != c.id,
         )
         if self.conn.execute(query).first() is not None:
             raise Conflict(
@@ -131,7 +119,9 @@ class Customers:
         )
         return self.conn.execute(query.limit(1)).first() is not None
 
-    def list(self, tenant_id: str, where: CustomerFilter, *, limit: int, cursor: str | None) -> Page[Customer]:
+    def list(
+        self, tenant_id: str, where: CustomerFilter, *, limit: int, cursor: str | None
+    ) -> Page[Customer]:
         query = sa.select(customers).where(customers.c.tenant_id == tenant_id)
         for column in ("external_id", "parent_id", "currency", "country", "test_clock_id"):
             value = getattr(where, column)

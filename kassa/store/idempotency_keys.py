@@ -26,7 +26,9 @@ class IdempotencyKeys:
 
     def claim(self, tenant_id: str, key: str, request_hash: str, now: datetime, expires_at: datetime) -> bool:
         """Take the key for a new request; False when a live entry holds it already."""
-        self.conn.execute(keys.delete().where(keys.c.tenant_id == tenant_id, keys.c.key == key, keys.c.expires_at <= now))
+        self.conn.execute(
+            keys.delete().where(keys.c.tenant_id == tenant_id, keys.c.key == key, keys.c.expires_at <= now)
+        )
         try:
             with self.conn.begin_nested():
                 self.conn.execute(
@@ -44,7 +46,9 @@ class IdempotencyKeys:
         return True
 
     def find(self, tenant_id: str, key: str) -> StoredRequest | None:
-        row = self.conn.execute(sa.select(keys).where(keys.c.tenant_id == tenant_id, keys.c.key == key)).first()
+        row = self.conn.execute(
+            sa.select(keys).where(keys.c.tenant_id == tenant_id, keys.c.key == key)
+        ).first()
         if row is None:
             return None
         return StoredRequest(

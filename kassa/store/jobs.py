@@ -50,14 +50,19 @@ class Jobs:
             "created_at": job.created_at,
         }
         insert = postgresql.insert(jobs) if self.conn.dialect.name == "postgresql" else sqlite.insert(jobs)
-        statement = insert.values(**values).on_conflict_do_nothing(index_elements=["tenant_id", "kind", "dedupe_key"])
+        statement = insert.values(**values).on_conflict_do_nothing(
+            index_elements=["tenant_id", "kind", "dedupe_key"]
+        )
         return self.conn.execute(statement).rowcount == 1
 
     def next_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> list[Job]:
         """The pending jobs of a test clock at its earliest due instant up to `until`: one tick."""
         c = jobs.c
         pending = sa.and_(
-            c.tenant_id == tenant_id, c.test_clock_id == clock_id, c.status == JobStatus.PENDING.value, c.due_at <= until
+            c.tenant_id == tenant_id,
+            c.test_clock_id == clock_id,
+            c.status == JobStatus.PENDING.value,
+            c.due_at <= until,
         )
         first = self.conn.execute(sa.select(sa.func.min(c.due_at)).where(pending)).scalar()
         if first is None:
@@ -109,11 +114,18 @@ class Jobs:
     def count_pending_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> int:
         c = jobs.c
         query = sa.select(sa.func.count()).where(
-            c.tenant_id == tenant_id, c.test_clock_id == clock_id, c.status == JobStatus.PENDING.value, c.due_at <= until
+            c.tenant_id == tenant_id,
+            c.test_clock_id == clock_id,
+            c.status == JobStatus.PENDING.value,
+            c.due_at <= until,
         )
         return int(self.conn.execute(query).scalar() or 0)
 
     def list_for_clock(self, tenant_id: str, clock_id: str) -> list[Job]:
         c = jobs.c
-        query = sa.select(jobs).where(c.tenant_id == tenant_id, c.test_clock_id == clock_id).order_by(c.due_at, c.id)
+        query = (
+            sa.select(jobs)
+            .where(c.tenant_id == tenant_id, c.test_clock_id == clock_id)
+            .order_by(c.due_at, c.id)
+        )
         return [_job(row) for row in self.conn.execute(query)]

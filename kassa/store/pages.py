@@ -26,4 +26,6 @@ def page(
     rows = conn.execute(query.order_by(id_column.desc()).limit(limit + 1)).all()
     items = [to_item(row) for row in rows[:limit]]
     has_more = len(rows) > limit
-    return Page(items=items, has_more=has_more, next_cursor=rows[limit - 1]._mapping[id_column.key] if has_more else None)
+    return Page(
+        items=items, has_more=has_more, next_cursor=rows[limit - 1]._mapping[id_column] if has_more else None
+    )

@@ -204,7 +204,9 @@ webhook_deliveries = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.UniqueConstraint("tenant_id", "endpoint_id", "event_id"),
-    sa.ForeignKeyConstraint(["tenant_id", "endpoint_id"], ["webhook_endpoints.tenant_id", "webhook_endpoints.id"]),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "endpoint_id"], ["webhook_endpoints.tenant_id", "webhook_endpoints.id"]
+    ),
     sa.ForeignKeyConstraint(["tenant_id", "event_id"], ["events.tenant_id", "events.id"]),
     sa.Index(None, "status", "next_attempt_at"),
 )
@@ -222,7 +224,9 @@ webhook_attempts = sa.Table(
     sa.Column("duration_ms", sa.Integer, nullable=False),
     sa.Column("response_excerpt", sa.Text, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
-    sa.ForeignKeyConstraint(["tenant_id", "delivery_id"], ["webhook_deliveries.tenant_id", "webhook_deliveries.id"]),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "delivery_id"], ["webhook_deliveries.tenant_id", "webhook_deliveries.id"]
+    ),
     sa.Index(None, "tenant_id", "delivery_id"),
 )
 

@@ -47,7 +47,9 @@ class Tenants:
 
     def save_settings(self, tenant_id: str, settings: TenantSettings, at: datetime) -> None:
         self.conn.execute(
-            tenants.update().where(tenants.c.id == tenant_id).values(settings=settings.to_json(), updated_at=at)
+            tenants.update()
+            .where(tenants.c.id == tenant_id)
+            .values(settings=settings.to_json(), updated_at=at)
         )
 
     def list_all(self) -> list[Tenant]:
@@ -106,7 +108,9 @@ class ApiKeys:
     def revoke(self, tenant_id: str, key_id: str, at: datetime) -> None:
         self.conn.execute(
             api_keys.update()
-            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .where(
+                api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+            )
             .values(revoked_at=at)
         )
 
@@ -115,7 +119,9 @@ class ApiKeys:
         c = api_keys.c
         self.conn.execute(
             api_keys.update()
-            .where(c.tenant_id == tenant_id, c.id == key_id, sa.or_(c.expires_at.is_(None), c.expires_at > at))
+            .where(
+                c.tenant_id == tenant_id, c.id == key_id, sa.or_(c.expires_at.is_(None), c.expires_at > at)
+            )
             .values(expires_at=at)
         )
 
@@ -165,7 +171,9 @@ class Users:
         )
 
     def get(self, tenant_id: str, user_id: str) -> User:
-        row = self.conn.execute(sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first()
+        row = self.conn.execute(
+            sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        ).first()
         if row is None:
             raise NotFound("user", user_id)
         return _user(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -58,11 +59,15 @@ class TestClocks:
     def save(self, clock: TestClock) -> None:
         c = test_clocks.c
         self.conn.execute(
-            test_clocks.update().where(c.tenant_id == clock.tenant_id, c.id == clock.id).values(**_values(clock))
+            test_clocks.update()
+            .where(c.tenant_id == clock.tenant_id, c.id == clock.id)
+            .values(**_values(clock))
         )
 
     def get(self, tenant_id: str, clock_id: str, *, for_update: bool = False) -> TestClock:
-        query = sa.select(test_clocks).where(test_clocks.c.tenant_id == tenant_id, test_clocks.c.id == clock_id)
+        query = sa.select(test_clocks).where(
+            test_clocks.c.tenant_id == tenant_id, test_clocks.c.id == clock_id
+        )
         if for_update:
             query = query.with_for_update()
         row = self.conn.execute(query).first()
@@ -79,16 +84,28 @@ class TestClocks:
         c = test_clocks.c
         result = self.conn.execute(
             test_clocks.update()
-            .where(c.tenant_id == tenant_id, c.id == clock_id, sa.or_(c.lease_until.is_(None), c.lease_until <= now))
+            .where(
+                c.tenant_id == tenant_id,
+                c.id == clock_id,
+                sa.or_(c.lease_until.is_(None), c.lease_until <= now),
+            )
             .values(lease_until=until)
         )
         return result.rowcount == 1
 
+    def renew_lease(self, tenant_id: str, clock_id: str, until: datetime) -> None:
+        c = test_clocks.c
+        self.conn.execute(
+            test_clocks.update().where(c.tenant_id == tenant_id, c.id == clock_id).values(lease_until=until)
+        )
+
     def release_lease(self, tenant_id: str, clock_id: str) -> None:
         c = test_clocks.c
-        self.conn.execute(test_clocks.update().where(c.tenant_id == tenant_id, c.id == clock_id).values(lease_until=None))
+        self.conn.execute(
+            test_clocks.update().where(c.tenant_id == tenant_id, c.id == clock_id).values(lease_until=None)
+        )
 
-    def advancing(self, now: datetime) -> list[tuple[str, str]]:
+    def advancing(self, now: datetime) -> builtins.list[tuple[str, str]]:
         """(tenant, clock) pairs left advancing with no live runner: the worker resumes them."""
         c = test_clocks.c
         query = sa.select(c.tenant_id, c.id).where(

@@ -70,14 +70,18 @@ class WebhookEndpoints:
 
     def get(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
         c = webhook_endpoints.c
-        row = self.conn.execute(sa.select(webhook_endpoints).where(c.tenant_id == tenant_id, c.id == endpoint_id)).first()
+        row = self.conn.execute(
+            sa.select(webhook_endpoints).where(c.tenant_id == tenant_id, c.id == endpoint_id)
+        ).first()
         if row is None:
             raise NotFound("webhook_endpoint", endpoint_id)
         return _endpoint(row)
 
     def enabled(self, tenant_id: str) -> list[WebhookEndpoint]:
         c = webhook_endpoints.c
-        query = sa.select(webhook_endpoints).where(c.tenant_id == tenant_id, c.status == EndpointStatus.ENABLED.value)
+        query = sa.select(webhook_endpoints).where(
+            c.tenant_id == tenant_id, c.status == EndpointStatus.ENABLED.value
+        )
         return [_endpoint(row) for row in self.conn.execute(query)]
 
     def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> Page[WebhookEndpoint]:
@@ -88,12 +92,18 @@ class WebhookEndpoints:
         c = webhook_endpoints.c
         attempts = webhook_attempts.c
         deliveries = webhook_deliveries.c
-        delivery_ids = sa.select(deliveries.id).where(deliveries.tenant_id == tenant_id, deliveries.endpoint_id == endpoint_id)
-        self.conn.execute(
-            webhook_attempts.delete().where(attempts.tenant_id == tenant_id, attempts.delivery_id.in_(delivery_ids))
+        delivery_ids = sa.select(deliveries.id).where(
+            deliveries.tenant_id == tenant_id, deliveries.endpoint_id == endpoint_id
         )
         self.conn.execute(
-            webhook_deliveries.delete().where(deliveries.tenant_id == tenant_id, deliveries.endpoint_id == endpoint_id)
+            webhook_attempts.delete().where(
+                attempts.tenant_id == tenant_id, attempts.delivery_id.in_(delivery_ids)
+            )
+        )
+        self.conn.execute(
+            webhook_deliveries.delete().where(
+                deliveries.tenant_id == tenant_id, deliveries.endpoint_id == endpoint_id
+            )
         )
         self.conn.execute(webhook_endpoints.delete().where(c.tenant_id == tenant_id, c.id == endpoint_id))
 
@@ -146,7 +156,9 @@ class WebhookDeliveries:
 
     def get(self, tenant_id: str, delivery_id: str) -> WebhookDelivery:
         c = webhook_deliveries.c
-        row = self.conn.execute(sa.select(webhook_deliveries).where(c.tenant_id == tenant_id, c.id == delivery_id)).first()
+        row = self.conn.execute(
+            sa.select(webhook_deliveries).where(c.tenant_id == tenant_id, c.id == delivery_id)
+        ).first()
         if row is None:
             raise NotFound("webhook_delivery", delivery_id)
         return _delivery(row)
@@ -180,7 +192,11 @@ class WebhookDeliveries:
         c = webhook_deliveries.c
         self.conn.execute(
             webhook_deliveries.update()
-            .where(c.tenant_id == tenant_id, c.endpoint_id == endpoint_id, c.status == DeliveryStatus.PENDING.value)
+            .where(
+                c.tenant_id == tenant_id,
+                c.endpoint_id == endpoint_id,
+                c.status == DeliveryStatus.PENDING.value,
+            )
             .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, updated_at=at)
         )
 

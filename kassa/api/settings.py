@@ -1,0 +1,108 @@
+"""/v1/settings: the tenant's seller details and the rules its money, numbers and time follow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
+
+from kassa.api.customers import AddressOut, Locale, TimeZone
+from kassa.api.deps import Caller, Ctx
+from kassa.api.schemas import AddressModel, CurrencyCode, Input, TaxIdIn, TaxIdOut
+from kassa.core.money import RoundingMode
+from kassa.core.tenants import TenantSettings
+from kassa.services import tenants
+
+router = APIRouter(prefix="/settings", tags=["settings"])
+Short = Annotated[str, StringConstraints(max_length=200)]
+
+
+class BankModel(Input):
+    iban: Annotated[str, StringConstraints(min_length=5, max_length=42)] = Field(
+        examples=["DE89370400440532013000"]
+    )
+    bic: Annotated[str, StringConstraints(min_length=8, max_length=11)] | None = None
+    account_holder: Short | None = None
+    bank_name: Short | None = None
+
+
+class NumberingModel(Input):
+    prefix: Annotated[str, StringConstraints(max_length=20, pattern=r"^[A-Za-z0-9/_.-]*$")] = "INV-"
+    reset: Literal["never", "yearly", "monthly"] = "yearly"
+    digits: Annotated[int, Field(ge=3, le=12)] = 5
+
+
+class SettingsUpdate(Input):
+    legal_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    address: AddressModel | None = None
+    tax_ids: Annotated[list[TaxIdIn], Field(max_length=10)] | None = None
+    bank: BankModel | None = None
+    default_currency: CurrencyCode | None = None
+    locale: Locale | None = None
+    time_zone: TimeZone | None = None
+    rounding_mode: RoundingMode | None = None
+    tax_rounding: Literal["per_line", "per_invoice"] | None = None
+    invoice_numbering: NumberingModel | None = None
+    draft_grace_period_hours: Annotated[int, Field(ge=0, le=720)] | None = None
+    reporting_currency: CurrencyCode | None = None
+    webhook_allowed_networks: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(max_length=20)] | None
+    ) = Field(
+        None, description="CIDR networks webhook URLs may reach besides public addresses, e.g. 127.0.0.0/8."
+    )
+
+
+class BankOut(BaseModel):
+    iban: str
+    bic: str | None
+    account_holder: str | None
+    bank_name: str | None
+
+
+class NumberingOut(BaseModel):
+    prefix: str
+    reset: str
+    digits: int
+    example: str
+
+
+class SettingsOut(BaseModel):
+    legal_name: str | None
+    address: AddressOut | None
+    tax_ids: list[TaxIdOut]
+    bank: BankOut | None
+    default_currency: str
+    locale: str
+    time_zone: str
+    rounding_mode: RoundingMode
+    tax_rounding: str
+    invoice_numbering: NumberingOut
+    draft_grace_period_hours: int
+    reporting_currency: str
+    webhook_allowed_networks: list[str]
+
+    @classmethod
+    def of(cls, s: TenantSettings) -> SettingsOut:
+        doc = s.to_json()
+        doc["invoice_numbering"]["example"] = s.invoice_numbering.format(42, 2026, 1)
+        return cls.model_validate(doc)
+
+
+# Fields whose null means "none" (cleared) rather than "leave as is".
+NULLABLE = {"legal_name", "address", "bank", "reporting_currency"}
+
+
+@router.get("", response_model=SettingsOut)
+def get_settings(ctx: Ctx, actor: Caller) -> SettingsOut:
+    return SettingsOut.of(tenants.get_settings(ctx, actor))
+
+
+@router.patch("", response_model=SettingsOut)
+def update_settings(body: SettingsUpdate, ctx: Ctx, actor: Caller) -> SettingsOut:
+    patch = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True, mode="json").items()
+        if v is not None or k in NULLABLE
+    }
+    return SettingsOut.of(tenants.update_settings(ctx, actor, patch))

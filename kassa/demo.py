@@ -1,0 +1,99 @@
+"""`kassa demo`: a small business on an embedded SQLite database, then the API served on it.
+
+Later stages grow this into months of a simulated business; for now: a tenant with its settings, a few
+customers (one a child billed to its parent, one on a test clock), a webhook-ready API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kassa import bootstrap, config
+from kassa.core.audit import system_actor
+from kassa.services import customers, health, tenants, test_clocks, users
+from kassa.services.context import ServiceContext
+
+SETTINGS = {
+    "legal_name": "Nordlicht Software GmbH",
+    "address": {"line1": "Torstraße 1", "city": "Berlin", "postal_code": "10119", "country": "DE"},
+    "tax_ids": [{"type": "eu_vat", "value": "DE136695976"}],
+    "bank": {
+        "iban": "DE89 3704 0044 0532 0130 00",
+        "bic": "COBADEFFXXX",
+        "account_holder": "Nordlicht Software GmbH",
+    },
+    "default_currency": "EUR",
+    "locale": "de_DE",
+    "time_zone": "Europe/Berlin",
+    "invoice_numbering": {"prefix": "NL-", "reset": "yearly", "digits": 5},
+}
+
+CUSTOMERS: list[dict[str, Any]] = [
+    {"external_id": "acme", "name": "ACME Logistics", "legal_name": "ACME Logistics B.V.", "emails": ["billing@acme.example"],
+     "address": {"line1": "Keizersgracht 100", "city": "Amsterdam", "postal_code": "1015 AA", "country": "NL"},
+     "tax_ids": [{"type": "eu_vat", "value": "NL004495445B01"}], "payment_terms_days": 30,
+     "credit_limit": {"amount": "5000.00", "currency": "EUR"}},
+    {"external_id": "acme-rotterdam", "name": "ACME Rotterdam depot", "parent": "acme", "bill_to_parent": True,
+     "address": {"line1": "Wilhelminakade 1", "city": "Rotterdam", "country": "NL"}},
+    {"external_id": "brightline", "name": "Brightline Ltd", "emails": ["accounts@brightline.example"], "currency": "GBP",
+     "locale": "en_GB", "time_zone": "Europe/London", "tax_ids": [{"type": "gb_vat", "value": "GB980780684"}],
+     "address": {"line1": "1 Finsbury Square", "city": "London", "postal_code": "EC2A 1AE", "country": "GB"}},
+    {"external_id": "zurich-labs", "name": "Zürich Labs AG", "currency": "CHF", "locale": "de_CH",
+     "time_zone": "Europe/Zurich", "tax_ids": [{"type": "ch_vat", "value": "CHE-107.787.577 MWST"}],
+     "address": {"line1": "Bahnhofstrasse 1", "city": "Zürich", "postal_code": "8001", "country": "CH"}},
+]  # fmt: skip
+
+
+def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
+    """Create the demo business; returns the API key."""
+    schema = health.upgrade_database(ctx)
+    say(f"database ready at schema {schema}: {ctx.settings.database_url}")
+    tenant, key = tenants.create_tenant(ctx, "Nordlicht Software", SETTINGS)
+    say(f"tenant {tenant.id} '{tenant.name}' (EUR, de_DE, Europe/Berlin, VAT DE136695976)")
+    actor = system_actor(tenant.id, "demo")
+    admin = users.create_user(
+        ctx, actor, email="finance@nordlicht.example", name="Frieda Finanz", role_name="finance"
+    )
+    say(f"staff user {admin.id} {admin.email} ({admin.role.value})")
+    ids: dict[str, str] = {}
+    for spec in CUSTOMERS:
+        fields = {k: v for k, v in spec.items() if k != "parent"}
+        if "parent" in spec:
+            fields["parent_id"] = ids[str(spec["parent"])]
+        customer = customers.create_customer(ctx, actor, fields)
+        ids[customer.external_id] = customer.id
+        parent = f", billed to {spec['parent']}" if "parent" in spec else ""
+        say(
+            f"customer {customer.id} {customer.name} ({customer.currency}, {customer.address.country if customer.address else '-'}{parent})"
+        )
+    clock = test_clocks.create_test_clock(
+        ctx, actor, name="demo clock", frozen_time=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    sim = customers.create_customer(
+        ctx, actor, {"external_id": "sim-1", "name": "Simulated GmbH", "test_clock_id": clock.id}
+    )
+    say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id}")
+    return key
+
+
+def run(*, directory: Path, host: str, port: int, serve: bool) -> None:
+    from kassa.server import serve as serve_app
+
+    directory.mkdir(parents=True, exist_ok=True)
+    database = directory / "kassa.db"
+    for leftover in directory.glob("kassa.db*"):
+        leftover.unlink()  # a fresh business every run
+    settings = config.load(database_url=f"sqlite:///{database}", host=host, port=port)
+    bootstrap.setup_logging(settings)
+    ctx = bootstrap.build_context(settings)
+    key = build(ctx, print)
+    base = f"http://{host}:{port}"
+    print(f"\nAPI key (shown once): {key}")
+    print(f"try:  curl -H 'Authorization: Bearer {key}' {base}/v1/customers")
+    print(f"docs: {base}/docs   metrics: {base}/metrics   health: {base}/readyz")
+    if serve:
+        print(f"serving on {base} until Ctrl-C")
+        serve_app(ctx, host=host, port=port)

@@ -1,0 +1,110 @@
+"""The one ASGI app: /v1 (the API), /metrics (Prometheus), /healthz and /readyz, /docs and /openapi.json.
+The console and the portal mount here when they land."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kassa import __version__
+from kassa.api import (
+    api_keys,
+    audit_events,
+    customers,
+    events,
+    health,
+    problems,
+    settings,
+    test_clocks,
+    users,
+    webhooks,
+)
+from kassa.api.deps import actor
+from kassa.api.idempotency import IdempotencyMiddleware
+from kassa.api.observability import Metrics, ObservabilityMiddleware, RequestIdFilter
+from kassa.services.context import ServiceContext
+
+DESCRIPTION = """kassa's API. Authenticate with `Authorization: Bearer <api key>`. Amounts are strings
+(`{"amount": "12.34", "currency": "EUR"}`); errors are RFC 9457 problem+json with a stable `code` and the
+`field` at fault; every POST takes an `Idempotency-Key`; lists page with `limit` and `cursor`."""
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    app = FastAPI(title="kassa", version=__version__, description=DESCRIPTION, openapi_url="/openapi.json")
+    app.state.ctx = ctx
+    v1 = APIRouter(prefix="/v1", responses=problems.PROBLEM_RESPONSES, dependencies=[Depends(actor)])
+    for module in (customers, events, settings, api_keys, users, test_clocks, audit_events, webhooks):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    problems.install(app)
+
+    metrics = Metrics()
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(IdempotencyMiddleware, context=lambda: ctx)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with every error response as application/problem+json of the Problem schema
+    (FastAPI would declare application/json and its own validation error shape)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path in schema["paths"].values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")) and status != "503":
+                    response["content"] = {problems.PROBLEM_TYPE: {"schema": problem_ref}}
+                    response["description"] = problems.TITLES.get(
+                        int(status), response.get("description", "Error")
+                    )
+            if "parameters" in operation or "requestBody" in operation:
+                responses.setdefault(
+                    "422",
+                    {
+                        "description": "Invalid request",
+                        "content": {problems.PROBLEM_TYPE: {"schema": problem_ref}},
+                    },
+                )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def serve(ctx: ServiceContext, *, host: str, port: int, with_worker: bool = True) -> None:
+    """Serve the app until Ctrl-C; with a worker thread beside it, so one process is a whole kassa."""
+    import threading
+
+    import uvicorn
+
+    from kassa import worker
+
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(ctx, stop), name="kassa-worker", daemon=True)
+    if with_worker:
+        thread.start()
+    try:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        stop.set()
+        if with_worker:
+            thread.join(timeout=10)
