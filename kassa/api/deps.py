@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from kassa.core.audit import Actor
 from kassa.services.context import ServiceContext
@@ -14,19 +15,21 @@ from kassa.services.tenants import authenticate
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer kassa_…`")
 
 
-def context(request: Request) -> ServiceContext:
+# Dependencies are async so they run on the event loop: a sync dependency costs a thread hop each.
+async def context(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
 
-def actor(
+async def actor(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
     known: Actor | None = getattr(request.state, "actor", None)  # the idempotency layer may have done it
     if known is not None:
         return known
-    found = authenticate(
-        context(request), request.headers.get("authorization"), getattr(request.state, "request_id", None)
+    ctx: ServiceContext = request.app.state.ctx
+    found = await run_in_threadpool(
+        authenticate, ctx, request.headers.get("authorization"), getattr(request.state, "request_id", None)
     )
     request.state.actor = found
     return found
