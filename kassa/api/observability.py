@@ -43,6 +43,18 @@ class Metrics:
         )
 
 
+def _template(scope: Scope) -> str:
+    """The matched route's path template with its routers' prefixes (/v1/customers/{customer_id}): a
+    label with few values, unlike the raw path. Nested routers keep only their own part in route.path,
+    and prefixes hold no parameters, so the leading segments of the real path are the prefix."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        return "unmatched"
+    extra = scope["path"].rstrip("/").count("/") - template.rstrip("/").count("/")
+    prefix = "/".join(scope["path"].split("/")[: extra + 1]) if extra > 0 else ""
+    return prefix + template
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -70,7 +82,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.monotonic() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = _template(scope)
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(scope["method"], route).observe(elapsed)
             actor: Any = scope.get("state", {}).get("actor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_config(engine), revision)
 
 
+@cache
 def head() -> str:
     heads = ScriptDirectory.from_config(_config_without_engine()).get_heads()
     if len(heads) != 1:
