@@ -23,6 +23,7 @@ from kassa.api.schemas import (
     page_of,
 )
 from kassa.core.customers import Customer, CustomerFilter
+from kassa.core.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH
 from kassa.services import customers
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -31,7 +32,18 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254)]
 Locale = Annotated[str, StringConstraints(min_length=2, max_length=20)]
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Metadata = Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
+# The limits are published in the schema but checked by core.metadata, so every breach answers with the
+# same stable code whichever limit it hits (metadata_too_large, invalid_metadata), not pydantic's generic one.
+Metadata = Annotated[
+    dict[str, str],
+    Field(
+        json_schema_extra={
+            "maxProperties": MAX_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+        }
+    ),
+]
 
 
 class CustomerFields(Input):

@@ -47,7 +47,7 @@ def _template(scope: Scope) -> str:
     """The matched route's path template with its routers' prefixes (/v1/customers/{customer_id}): a
     label with few values, unlike the raw path. Nested routers keep only their own part in route.path,
     and prefixes hold no parameters, so the leading segments of the real path are the prefix."""
-    template = getattr(scope.get("route"), "path", None)
+    template: str | None = getattr(scope.get("route"), "path", None)
     if template is None:
         return "unmatched"
     extra = scope["path"].rstrip("/").count("/") - template.rstrip("/").count("/")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from numbers import Number
 from typing import Any
 
 
@@ -43,9 +44,28 @@ def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> C
     changes: Changes = {}
     for key in sorted(set(old) | set(new)):
         was, now = old.get(key), new.get(key)
-        if was != now:
+        if not _same(was, now):
             changes[key] = {"before": was, "after": now}
     return changes
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality. Python's `==` says 0 == False and 1 == True, but false -> 0 is a change to record."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):  # both a JSON array
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return _kind(a) == _kind(b) and bool(a == b)
+
+
+def _kind(value: Any) -> object:
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, Number):
+        return Number
+    if isinstance(value, str):
+        return str  # also a StrEnum member: it is its string on the wire
+    return type(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

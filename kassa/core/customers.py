@@ -159,14 +159,17 @@ def _validate(name: str, value: Any) -> Any:
     return tuple(value) if name == "tax_ids" else value
 
 
-def check_parent(customer_id: str, parent_id: str, parent_of: Callable[[str], str | None]) -> None:
+def check_parent(
+    customer_id: str, parent_id: str, parent_of: Callable[[str], str | None], levels_below: int = 0
+) -> None:
     """Refuse a parent that would make a cycle or a hierarchy deeper than MAX_HIERARCHY_DEPTH.
 
-    `parent_of` returns the parent id of an existing customer of the same tenant (None at the top).
+    `parent_of` returns the parent id of an existing customer of the same tenant (None at the top);
+    `levels_below` is how deep the customer's own subtree goes (0 without children), since it moves along.
     """
     seen = customer_id
     current: str | None = parent_id
-    for _ in range(MAX_HIERARCHY_DEPTH):
+    for _ in range(MAX_HIERARCHY_DEPTH - levels_below):
         if current is None:
             return
         if current == seen:

@@ -22,6 +22,6 @@ class Page(Generic[T]):
 
 
 def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise DomainError("invalid_limit", f"limit is 1 to {MAX_LIMIT}.", "limit")
     return limit

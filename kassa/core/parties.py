@@ -46,20 +46,21 @@ class Address:
 
 
 def country(code: str, field: str) -> str:
-    if code not in COUNTRIES:
+    if not isinstance(code, str) or code not in COUNTRIES:
         raise DomainError("invalid_country", f"{code!r} is not an ISO 3166-1 alpha-2 country code.", field)
     return code
 
 
+# fullmatch, not match: `$` also matches before a trailing newline, which would let "a@b.co\n" through.
 def email(text: str, field: str) -> str:
-    if len(text) > 254 or not _EMAIL.match(text):
+    if not isinstance(text, str) or len(text) > 254 or not _EMAIL.fullmatch(text):
         raise DomainError("invalid_email", f"{text!r} is not an email address.", field)
     return text
 
 
 def locale(text: str, field: str) -> str:
     """A POSIX-style locale id (de_DE, en, zh_Hant_TW); whether display data exists is checked at the edge."""
-    if not _LOCALE.match(text):
+    if not isinstance(text, str) or not _LOCALE.fullmatch(text):
         raise DomainError("invalid_locale", f"{text!r} is not a locale identifier like 'de_DE'.", field)
     return text
 
@@ -70,7 +71,7 @@ def _zones() -> frozenset[str]:
 
 
 def time_zone(name: str, field: str) -> str:
-    if name not in _zones():
+    if not isinstance(name, str) or name not in _zones():
         raise DomainError(
             "invalid_time_zone", f"{name!r} is not an IANA time zone like 'Europe/Berlin'.", field
         )
@@ -78,6 +79,9 @@ def time_zone(name: str, field: str) -> str:
 
 
 def address(data: dict[str, Any], field: str) -> Address:
+    if not isinstance(data, dict):
+        raise DomainError("invalid_address", "An address is an object with line1, city and country.", field)
+
     def text(key: str, required: bool) -> str | None:
         value = data.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -210,12 +210,16 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
     bank = doc.get("bank")
     numbering = doc.get("invoice_numbering") or {}
     address = doc.get("address")
+    default_currency = doc.get("default_currency", "EUR")
+    # to_json writes the effective reporting currency; the default's own code means "follow the default"
+    # (as apply_settings records it), or changing the default currency would leave reporting behind.
+    reporting_currency = doc.get("reporting_currency")
     return TenantSettings(
         legal_name=doc.get("legal_name"),
         address=parties.Address(**address) if address else None,
         tax_ids=tuple(TaxId.from_json(t) for t in doc.get("tax_ids", ())),
         bank=BankDetails(**bank) if bank else None,
-        default_currency=doc.get("default_currency", "EUR"),
+        default_currency=default_currency,
         locale=doc.get("locale", "en"),
         time_zone=doc.get("time_zone", "UTC"),
         rounding_mode=RoundingMode(doc.get("rounding_mode", RoundingMode.HALF_UP.value)),
@@ -226,6 +230,6 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
             digits=numbering.get("digits", 5),
         ),
         draft_grace_period_hours=doc.get("draft_grace_period_hours", 0),
-        reporting_currency=doc.get("reporting_currency"),
+        reporting_currency=None if reporting_currency == default_currency else reporting_currency,
         webhook_allowed_networks=tuple(doc.get("webhook_allowed_networks", ())),
     )

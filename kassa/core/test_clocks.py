@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from kassa.core.errors import Conflict, DomainError
@@ -39,9 +39,14 @@ class TestClock:
         """How far the running advance has come, 0 to 1 (1 when ready)."""
         if self.target_time is None or self.started_time is None or self.status == ClockStatus.READY:
             return Decimal(1)
-        span = (self.target_time - self.started_time).total_seconds()
-        done = (self.frozen_time - self.started_time).total_seconds()
-        return (Decimal(done) / Decimal(span)).quantize(Decimal("0.0001")) if span else Decimal(1)
+        micro = timedelta(microseconds=1)
+        span = (self.target_time - self.started_time) // micro
+        done = (self.frozen_time - self.started_time) // micro
+        return (
+            (Decimal(done) / Decimal(span)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+            if span
+            else Decimal(1)
+        )
 
 
 def check_advance(clock: TestClock, to: datetime) -> None:

@@ -6,8 +6,10 @@ bootstrap.py fills it; tests fill it with the same real adapters on a test datab
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -17,6 +19,8 @@ from kassa.config import Settings
 from kassa.core.clock import Clock
 from kassa.core.ids import encode_id
 from kassa.store.uow import UnitOfWork
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -31,6 +35,18 @@ class ServiceContext:
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, read_only=read_only)
 
+    _last_id: tuple[int, int] = (0, 0)
+    _id_lock: threading.Lock = field(default_factory=threading.Lock)
+
     def new_id(self, prefix: str) -> str:
-        millis = int(self.clock.now().timestamp() * 1000)
-        return encode_id(prefix, millis, self.random_bytes(10))
+        """Ids sort by creation: within one millisecond the random part counts up from the last id, so
+        a create and the update after it stay in order (monotonic, as ULIDs do it)."""
+        millis = (self.clock.now() - EPOCH) // timedelta(milliseconds=1)
+        with self._id_lock:
+            last_millis, last_random = self._last_id
+            if millis <= last_millis:
+                millis, value = last_millis, last_random + 1
+            else:
+                value = int.from_bytes(self.random_bytes(10), "big") >> 1  # headroom to count up
+            self._last_id = (millis, value)
+        return encode_id(prefix, millis, value.to_bytes(10, "big"))

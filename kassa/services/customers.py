@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.core.audit import Actor, diff
-from kassa.core.customers import Customer, CustomerFilter, apply_changes, check_parent
+from kassa.core.customers import MAX_HIERARCHY_DEPTH, Customer, CustomerFilter, apply_changes, check_parent
 from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import Event, EventType
 from kassa.core.money import Money
@@ -59,12 +59,26 @@ def _check_hierarchy(uow: UnitOfWork, customer: Customer) -> None:
     if parent.archived:
         raise DomainError("parent_archived", "An archived customer cannot be a parent.", "parent_id")
     check_parent(
-        customer.id, customer.parent_id, lambda cid: uow.customers.parent_of(customer.tenant_id, cid)
+        customer.id,
+        customer.parent_id,
+        lambda cid: uow.customers.parent_of(customer.tenant_id, cid),
+        uow.customers.levels_below(customer.tenant_id, customer.id, MAX_HIERARCHY_DEPTH),
     )
     if customer.bill_to_parent and parent.currency != customer.currency:
         raise DomainError(
             "currency_mismatch",
             f"A parent pays in its own currency: the parent bills in {parent.currency}, this customer in {customer.currency}.",
+            "currency",
+        )
+
+
+def _check_paid_for_children(uow: UnitOfWork, customer: Customer) -> None:
+    """A parent that pays for its children bills in their currency: it cannot move away from it."""
+    others = uow.customers.paid_for_child_currencies(customer.tenant_id, customer.id) - {customer.currency}
+    if others:
+        raise DomainError(
+            "currency_mismatch",
+            f"Children billed to this customer are in {', '.join(sorted(others))}; a parent pays in its own currency.",
             "currency",
         )
 
@@ -142,6 +156,8 @@ def update_customer(ctx: ServiceContext, actor: Actor, customer_id: str, changes
             now = now_for(ctx, uow, customer)
             updated = replace(updated, updated_at=now)
             _check_hierarchy(uow, updated)
+            if updated.currency != customer.currency:
+                _check_paid_for_children(uow, updated)
             uow.customers.update(updated)
             before, after = customer.to_json(), updated.to_json()
             audit.record(

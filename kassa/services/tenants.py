@@ -127,17 +127,24 @@ def rotate_api_key(
         if not old.usable_at(now):
             raise DomainError("api_key_not_usable", "A revoked or expired key cannot be rotated.", None)
         new, token = _add_key(ctx, uow, actor, old.name)
-        expires = now + timedelta(hours=grace_hours)
         if grace_hours == 0:
             uow.api_keys.revoke(actor.tenant_id, key_id, now)
-        else:
-            uow.api_keys.expire(actor.tenant_id, key_id, expires)
+        else:  # a key rotated before keeps its earlier end
+            uow.api_keys.expire(actor.tenant_id, key_id, now + timedelta(hours=grace_hours))
+        rotated = uow.api_keys.get(actor.tenant_id, key_id)
         audit.record(
             ctx, uow, actor, "api_key.rotated", object_type="api_key", object_id=key_id,
-            before={"expires_at": None}, after={"expires_at": expires.isoformat(), "replaced_by": new.id}, at=now,
+            before=_key_view(old), after={**_key_view(rotated), "replaced_by": new.id}, at=now,
         )  # fmt: skip
         uow.commit()
     return new, token
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    return {
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
 
 
 def authenticate(ctx: ServiceContext, authorization: str | None, request_id: str | None = None) -> Actor:

@@ -119,6 +119,32 @@ class Customers:
         )
         return self.conn.execute(query.limit(1)).first() is not None
 
+    def levels_below(self, tenant_id: str, customer_id: str, limit: int) -> int:
+        """How deep the customer's subtree goes (0 without children), counted up to `limit`: one query
+        per level, and hierarchies are shallow."""
+        level, frontier = 0, [customer_id]
+        while frontier and level < limit:
+            query = sa.select(customers.c.id).where(
+                customers.c.tenant_id == tenant_id, customers.c.parent_id.in_(frontier)
+            )
+            frontier = list(self.conn.execute(query).scalars())
+            level += 1 if frontier else 0
+        return level
+
+    def paid_for_child_currencies(self, tenant_id: str, customer_id: str) -> set[str]:
+        """The currencies of the active children whose charges go on this customer's invoice."""
+        query = (
+            sa.select(customers.c.currency)
+            .distinct()
+            .where(
+                customers.c.tenant_id == tenant_id,
+                customers.c.parent_id == customer_id,
+                customers.c.bill_to_parent.is_(True),
+                customers.c.archived_at.is_(None),
+            )
+        )
+        return set(self.conn.execute(query).scalars())
+
     def list(
         self, tenant_id: str, where: CustomerFilter, *, limit: int, cursor: str | None
     ) -> Page[Customer]:

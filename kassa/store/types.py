@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -57,6 +58,16 @@ class ExactDecimal(sa.TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(value)
 
 
+# The default decimal context keeps 28 digits and silently rounds beyond them: a sum of 18-digit amounts
+# with 12 decimals would lose its last digits. This one never rounds an addition.
+_EXACT = decimal.Context(
+    prec=decimal.MAX_PREC,
+    Emax=decimal.MAX_EMAX,
+    Emin=decimal.MIN_EMIN,
+    traps=[decimal.InvalidOperation, decimal.Overflow],
+)
+
+
 class _DecimalSum:
     """SQLite aggregate `decimal_sum(text)`: an exact sum of decimal text (SQLite's SUM would be a float)."""
 
@@ -66,7 +77,7 @@ class _DecimalSum:
 
     def step(self, value: str | None) -> None:
         if value is not None:
-            self.total += Decimal(value)
+            self.total = _EXACT.add(self.total, Decimal(value))
             self.seen = True
 
     def finalize(self) -> str | None:
