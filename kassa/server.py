@@ -24,7 +24,7 @@ from kassa.api import (
     users,
     webhooks,
 )
-from kassa.api.deps import actor
+from kassa.api.deps import actor, refuse_nul
 from kassa.api.idempotency import IdempotencyMiddleware
 from kassa.api.observability import Metrics, ObservabilityMiddleware, RequestIdFilter
 from kassa.services.context import ServiceContext
@@ -37,7 +37,11 @@ DESCRIPTION = """kassa's API. Authenticate with `Authorization: Bearer <api key>
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(title="kassa", version=__version__, description=DESCRIPTION, openapi_url="/openapi.json")
     app.state.ctx = ctx
-    v1 = APIRouter(prefix="/v1", responses=problems.PROBLEM_RESPONSES, dependencies=[Depends(actor)])
+    v1 = APIRouter(
+        prefix="/v1",
+        responses=problems.PROBLEM_RESPONSES,
+        dependencies=[Depends(actor), Depends(refuse_nul)],
+    )
     for module in (customers, events, settings, api_keys, users, test_clocks, audit_events, webhooks):
         v1.include_router(module.router)
     app.include_router(v1)
@@ -59,6 +63,17 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     return app
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the same key to retry safely: the first response is replayed (header "
+    "`idempotent-replayed: true`) instead of doing the work twice. Reusing a key for another request "
+    "is a 409. Visible ASCII, e.g. a UUID.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, with every error response as application/problem+json of the Problem schema
     (FastAPI would declare application/json and its own validation error shape)."""
@@ -66,8 +81,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for path in schema["paths"].values():
-        for operation in path.values():
+    for route, path in schema["paths"].items():
+        for method, operation in path.items():
+            if method == "post" and route.startswith("/v1/"):
+                # IdempotencyMiddleware reads the header, so FastAPI cannot document it by itself
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             responses = operation.get("responses", {})
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and status != "503":

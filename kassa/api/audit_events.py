@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, StringConstraints
+from pydantic import BaseModel, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, PageOut, page_of
+from kassa.api.schemas import Id, Instant, PageOut, page_of
 from kassa.core.audit import ActorType, AuditEntry
 from kassa.services import audit
 
@@ -53,8 +53,8 @@ def list_audit_events(
     object_id: Annotated[Id | None, Query()] = None,
     actor_id: Annotated[Id | None, Query()] = None,
     action: Annotated[Name | None, Query()] = None,
-    at_gte: Annotated[AwareDatetime | None, Query()] = None,
-    at_lt: Annotated[AwareDatetime | None, Query()] = None,
+    at_gte: Annotated[Instant | None, Query()] = None,
+    at_lt: Annotated[Instant | None, Query()] = None,
 ) -> PageOut[AuditEventOut]:
     page = audit.list_audit_events(
         ctx, actor, object_type=object_type, object_id=object_id, actor_id=actor_id, action=action,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
 from kassa.api.events import EventOut
@@ -15,6 +15,7 @@ from kassa.api.schemas import (
     CurrencyCode,
     Id,
     Input,
+    Instant,
     MoneyModel,
     PageOut,
     TaxIdIn,
@@ -157,8 +158,8 @@ def list_customers(
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     test_clock_id: Annotated[Id | None, Query()] = None,
     archived: Annotated[bool | None, Query(description="true: only archived; omit: only active.")] = None,
-    created_gte: Annotated[AwareDatetime | None, Query()] = None,
-    created_lt: Annotated[AwareDatetime | None, Query()] = None,
+    created_gte: Annotated[Instant | None, Query()] = None,
+    created_lt: Annotated[Instant | None, Query()] = None,
 ) -> PageOut[CustomerOut]:
     where = CustomerFilter(
         external_id=external_id,

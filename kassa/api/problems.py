@@ -105,7 +105,9 @@ def install(app: FastAPI) -> None:
         errors: list[dict[str, str | None]] = []
         for item in error.errors():
             code, message = _code(item)
-            errors.append({"code": code, "field": _field(tuple(item.get("loc", ()))), "message": message})
+            # a JSON syntax error's loc is ("body", <character offset>): a position, not a field
+            field = None if code == "invalid_json" else _field(tuple(item.get("loc", ())))
+            errors.append({"code": code, "field": field, "message": message})
         first = (
             errors[0] if errors else {"code": "invalid_request", "message": "Invalid request.", "field": None}
         )
@@ -115,7 +117,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        # FastAPI's only 400 is a body it could not parse (not UTF-8, nested too deep): bad JSON, as
+        # for a syntax error, so clients branch on one code
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             error.status_code, "http_error"
         )
         response = problem(error.status_code, code, str(error.detail), request=request)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from kassa.core.money import AMOUNT_PATTERN, Money
 from kassa.core.pages import Page
@@ -15,6 +16,17 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Amount = Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN, max_length=40), Field(strict=True)]
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is outside years 1 to 9999 in UTC") from None
+
+
+# An instant with its offset, turned into UTC at the edge (0001-01-01T00:00:00+00:30 has no UTC form).
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class Input(BaseModel):

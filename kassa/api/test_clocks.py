@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, BackgroundTasks, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, Input, PageOut, Text200, page_of
+from kassa.api.schemas import Id, Input, Instant, PageOut, Text200, page_of
 from kassa.core.test_clocks import ClockStatus, TestClock
 from kassa.services import test_clocks
 
@@ -18,13 +18,11 @@ router = APIRouter(prefix="/test_clocks", tags=["test clocks"])
 
 class TestClockCreate(Input):
     name: Text200
-    frozen_time: AwareDatetime = Field(
-        description="The clock's start, with its offset (2026-01-01T00:00:00Z)."
-    )
+    frozen_time: Instant = Field(description="The clock's start, with its offset (2026-01-01T00:00:00Z).")
 
 
 class TestClockAdvance(Input):
-    frozen_time: AwareDatetime = Field(description="Where to move the clock; later than its present time.")
+    frozen_time: Instant = Field(description="Where to move the clock; later than its present time.")
 
 
 class TestClockOut(BaseModel):

@@ -218,6 +218,13 @@ def tax_ids(ctx: ServiceContext, items: list[Any], field: str) -> tuple[Any, ...
             raise DomainError("invalid_tax_id", "A tax id is {type, value}.", f"{field}.{i}")
         if not isinstance(item["type"], str) or not isinstance(item["value"], str):
             raise DomainError("invalid_tax_id", "type and value are strings.", f"{field}.{i}")
+        if item["type"] not in ctx.tax_ids.supported_types():
+            supported = ", ".join(ctx.tax_ids.supported_types())
+            raise DomainError(
+                "unknown_tax_id_type",
+                f"Unknown tax id type {item['type']!r}; supported: {supported}.",
+                f"{field}.{i}.type",
+            )
         checked.append(ctx.tax_ids.validate_tax_id(item["type"], item["value"], field=f"{field}.{i}.value"))
     return tuple(checked)
 

@@ -305,7 +305,7 @@ def test_invalid_tax_id_names_the_value_field(client: TestClient) -> None:
     unknown = client.post(
         "/v1/customers", json={"external_id": "t", "name": "T", "tax_ids": [{"type": "xx_vat", "value": "1"}]}
     )
-    refused(unknown, 422, "unknown_tax_id_type", "tax_ids.0.value")
+    refused(unknown, 422, "unknown_tax_id_type", "tax_ids.0.type")
     assert client.get("/v1/customers").json()["data"] == []
 
 

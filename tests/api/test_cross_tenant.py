@@ -1,0 +1,453 @@
+"""Tenants are walls: with tenant A's key, nothing of tenant B can be read, changed or even detected.
+
+The walk covers every route of the app with a path parameter, so a route added later is walked too, and
+the walk fails if it meets a path parameter or a request body it does not know how to fill."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from httpx import Response
+from pydantic import BaseModel
+
+from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
+from kassa.api.api_keys import ApiKeyRotate
+from kassa.api.customers import CustomerUpdate
+from kassa.api.problems import PROBLEM_TYPE
+from kassa.api.users import UserUpdate
+from kassa.api.webhooks import EndpointUpdate
+from kassa.server import create_app
+from kassa.services.context import ServiceContext
+from tests.conftest import SettableClock, TenantAccess, make_tenant
+
+# Path parameter -> (which of B's objects fills it, the code a missing one answers with).
+PARAMETERS = {
+    "customer_id": ("customer", "customer_not_found"),
+    "clock_id": ("clock", "test_clock_not_found"),
+    "user_id": ("user", "user_not_found"),
+    "key_id": ("key", "api_key_not_found"),
+    "endpoint_id": ("endpoint", "webhook_endpoint_not_found"),
+    "delivery_id": ("delivery", "webhook_delivery_not_found"),
+    "event_id": ("event", "event_not_found"),
+}
+
+# A minimal valid body per request model; each would change B's object if the wall had a gap.
+BODIES: dict[type[BaseModel], dict[str, Any]] = {
+    CustomerUpdate: {"name": "Taken by A", "metadata": {"owner": "A"}},
+    UserUpdate: {"name": "Taken by A", "active": False},
+    ApiKeyRotate: {"grace_hours": 0},
+    clocks_api.TestClockAdvance: {"frozen_time": "2027-01-01T00:00:00Z"},
+    EndpointUpdate: {"description": "Taken by A", "status": "disabled"},
+}
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str  # the template, /v1/customers/{customer_id}
+    params: list[str]
+    body_model: type[BaseModel] | None
+
+
+def api_operations(app: Any) -> Iterator[Operation]:
+    """Every operation of every APIRoute. FastAPI keeps included routers unflattened in `app.routes`,
+    so `iter_route_contexts` is how the app itself (and its OpenAPI generator) sees the routes."""
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue
+        body = route.body_field.field_info.annotation if route.body_field is not None else None
+        for method in sorted(route.methods):
+            yield Operation(
+                method=method,
+                path=route.path_format,
+                params=[p.name for p in route.dependant.path_params],
+                body_model=body,
+            )
+
+
+@dataclass
+class World:
+    client: TestClient
+    a: TenantAccess
+    b: TenantAccess
+    b_ids: dict[str, str]  # kind -> B's id
+    b_extra_key: str  # the token of B's second key, the one the walk tries to revoke and rotate
+    b_secrets: list[str]  # B data that must never show up in an answer to A
+    a_customer: str
+
+
+def _ok(response: Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture
+def world(ctx: ServiceContext) -> Iterator[World]:
+    a = make_tenant(ctx, "Tenant A")
+    b = make_tenant(ctx, "Tenant B")
+    with TestClient(create_app(ctx)) as client:
+        hb = b.headers
+        _ok(client.patch("/v1/settings", json={"webhook_allowed_networks": ["127.0.0.0/8"]}, headers=hb))
+        endpoint = _ok(
+            client.post("/v1/webhook_endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=hb), 201
+        )
+        clock = _ok(
+            client.post(
+                "/v1/test_clocks", json={"name": "B clock", "frozen_time": "2026-01-01T00:00:00Z"}, headers=hb
+            ),
+            201,
+        )
+        parent = _ok(
+            client.post(
+                "/v1/customers",
+                json={
+                    "external_id": "b-parent",
+                    "name": "B Parent GmbH",
+                    "emails": ["billing@b-parent.example"],
+                    "test_clock_id": clock["id"],
+                },
+                headers=hb,
+            ),
+            201,
+        )
+        child = _ok(
+            client.post(
+                "/v1/customers",
+                json={"external_id": "b-child", "name": "B Child GmbH", "parent_id": parent["id"]},
+                headers=hb,
+            ),
+            201,
+        )
+        user = _ok(
+            client.post(
+                "/v1/users",
+                json={"email": "finance@b.example", "name": "B Finance", "role": "finance"},
+                headers=hb,
+            ),
+            201,
+        )
+        extra_key = _ok(client.post("/v1/api_keys", json={"name": "B deploy key"}, headers=hb), 201)
+        created = _ok(
+            client.get(
+                "/v1/events", params={"object_id": parent["id"], "type": "customer.created"}, headers=hb
+            )
+        )["data"]
+        assert len(created) == 1
+        deliveries = _ok(client.get(f"/v1/webhook_endpoints/{endpoint['id']}/deliveries", headers=hb))["data"]
+        delivery = next(d for d in deliveries if d["event_id"] == created[0]["id"])
+        a_customer = _ok(
+            client.post("/v1/customers", json={"external_id": "a-1", "name": "A One"}, headers=a.headers), 201
+        )
+        yield World(
+            client=client,
+            a=a,
+            b=b,
+            b_ids={
+                "customer": parent["id"],
+                "child": child["id"],
+                "clock": clock["id"],
+                "user": user["id"],
+                "key": extra_key["id"],
+                "primary_key": b.actor.id,
+                "endpoint": endpoint["id"],
+                "delivery": delivery["id"],
+                "event": created[0]["id"],
+                "tenant": b.id,
+            },
+            b_extra_key=extra_key["key"],
+            b_secrets=[
+                endpoint["secret"],
+                extra_key["key"],
+                extra_key["prefix"],
+                b.key,
+                "B Parent GmbH",
+                "billing@b-parent.example",
+                "B Child GmbH",
+                "finance@b.example",
+                "b-parent",
+                "127.0.0.1:9/hook",
+                "127.0.0.0/8",
+            ],
+            a_customer=a_customer["id"],
+        )
+
+
+def snapshot(w: World) -> dict[str, Any]:
+    """Everything B can see of its own objects."""
+    c, ids, hb = w.client, w.b_ids, w.b.headers
+    reads = {
+        "customer": f"/v1/customers/{ids['customer']}",
+        "child": f"/v1/customers/{ids['child']}",
+        "timeline": f"/v1/customers/{ids['customer']}/timeline?limit=100",
+        "clock": f"/v1/test_clocks/{ids['clock']}",
+        "user": f"/v1/users/{ids['user']}",
+        "keys": "/v1/api_keys?limit=100",
+        "endpoint": f"/v1/webhook_endpoints/{ids['endpoint']}",
+        "secret": f"/v1/webhook_endpoints/{ids['endpoint']}/secret",
+        "deliveries": f"/v1/webhook_endpoints/{ids['endpoint']}/deliveries?limit=100",
+        "delivery": f"/v1/webhook_deliveries/{ids['delivery']}",
+        "event": f"/v1/events/{ids['event']}",
+        "events": "/v1/events?limit=100",
+        "audit": "/v1/audit_events?limit=100",
+        "settings": "/v1/settings",
+        "customers": "/v1/customers?limit=100",
+    }
+    seen = {name: _ok(c.get(path, headers=hb)) for name, path in reads.items()}
+    for key in seen["keys"]["data"]:
+        key.pop("last_used_at")  # B's own reads here touch it once the clock has moved
+    return seen
+
+
+def _fill(op: Operation, ids: dict[str, str]) -> str:
+    path = op.path
+    for name in op.params:
+        assert name in PARAMETERS, (
+            f"{op.method} {op.path}: the cross-tenant walk does not know whose id fills {{{name}}}; "
+            "add it to PARAMETERS (and give tenant B such an object)"
+        )
+        path = path.replace("{" + name + "}", ids[PARAMETERS[name][0]])
+    return path
+
+
+def _body(op: Operation) -> dict[str, Any] | None:
+    if op.body_model is None:
+        return None
+    assert op.body_model in BODIES, (
+        f"{op.method} {op.path}: the cross-tenant walk has no body for {op.body_model.__name__}; add one to BODIES"
+    )
+    body = BODIES[op.body_model]
+    op.body_model.model_validate(body)  # a 404 must not hide behind a 422
+    return body
+
+
+def _normalised(response: Response, ids: dict[str, str]) -> dict[str, Any]:
+    text = response.text
+    for kind, value in ids.items():
+        text = text.replace(value, f"<{kind}>")
+    body: dict[str, Any] = json.loads(text)
+    body.pop("request_id")
+    return body
+
+
+def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_object(
+    ctx: ServiceContext, world: World
+) -> None:
+    w = world
+    before = snapshot(w)
+    # ids of B's shape that exist nowhere: B's object must be indistinguishable from these
+    ghosts = {kind: ctx.new_id(value.split("_")[0]) for kind, value in w.b_ids.items()}
+    app = w.client.app
+    walked: set[tuple[str, str]] = set()
+    for op in api_operations(app):
+        if not op.path.startswith("/v1/") or not op.params:
+            continue
+        body = _body(op)
+        # with an Idempotency-Key a POST goes through the idempotency layer, which authenticates on its own
+        for idempotent in (False, True) if op.method == "POST" else (False,):
+            headers = dict(w.a.headers)
+            if idempotent:
+                headers["Idempotency-Key"] = f"walk-{op.path}"
+            response = w.client.request(op.method, _fill(op, w.b_ids), json=body, headers=headers)
+            label = f"{op.method} {op.path} idempotent={idempotent}"
+            assert response.status_code == 404, f"{label}: {response.status_code} {response.text}"
+            assert response.headers["content-type"] == PROBLEM_TYPE, label
+            problem = response.json()
+            expected_code = PARAMETERS[op.params[0]][1]
+            assert (problem["status"], problem["code"], problem["title"]) == (404, expected_code, "Not found")
+            requested = {PARAMETERS[name][0] for name in op.params}
+            for kind, value in w.b_ids.items():
+                if kind not in requested:  # the requested id is echoed back in `detail`, nothing else
+                    assert value not in response.text, f"{label} leaks B's {kind}"
+            for secret in w.b_secrets:
+                assert secret not in response.text, f"{label} leaks {secret!r}"
+            if idempotent:
+                headers["Idempotency-Key"] = f"ghost-{op.path}"
+            ghost = w.client.request(op.method, _fill(op, ghosts), json=body, headers=headers)
+            assert ghost.status_code == 404
+            assert _normalised(response, w.b_ids) == _normalised(ghost, ghosts), label
+        walked.add((op.method, op.path))
+
+    # the walk saw every templated path the API documents
+    documented = {
+        (method.upper(), path)
+        for path, item in w.client.get("/openapi.json").json()["paths"].items()
+        if "{" in path
+        for method in item
+    }
+    assert documented <= walked  # a route left out of the schema is walked too
+    assert len(walked) >= 17
+    assert snapshot(w) == before
+    # the key the walk tried to revoke and rotate still works
+    assert (
+        w.client.get("/v1/settings", headers={"Authorization": f"Bearer {w.b_extra_key}"}).status_code == 200
+    )
+
+
+def test_the_walk_refuses_a_path_parameter_it_cannot_fill() -> None:
+    op = Operation(method="GET", path="/v1/invoices/{invoice_id}", params=["invoice_id"], body_model=None)
+    with pytest.raises(AssertionError, match=r"does not know whose id fills \{invoice_id\}"):
+        _fill(op, {})
+
+    class InvoiceVoid(BaseModel):
+        reason: str
+
+    op = Operation(method="POST", path="/v1/invoices/{invoice_id}/void", params=[], body_model=InvoiceVoid)
+    with pytest.raises(AssertionError, match="has no body for InvoiceVoid"):
+        _body(op)
+
+
+def test_lists_and_filters_never_show_another_tenants_objects(world: World) -> None:
+    w = world
+    c, ids, ha = w.client, w.b_ids, w.a.headers
+    before = snapshot(w)
+
+    empty_filters = [
+        ("/v1/customers", {"parent_id": ids["customer"]}),
+        ("/v1/customers", {"test_clock_id": ids["clock"]}),
+        ("/v1/customers", {"external_id": "b-parent"}),
+        ("/v1/events", {"object_id": ids["customer"]}),
+        ("/v1/events", {"type": "webhook_endpoint.created"}),
+        ("/v1/audit_events", {"object_id": ids["customer"]}),
+        ("/v1/audit_events", {"actor_id": ids["primary_key"]}),
+        ("/v1/audit_events", {"object_type": "webhook_endpoint"}),
+    ]
+    for path, params in empty_filters:
+        page = _ok(c.get(path, params=params, headers=ha))
+        assert page == {"data": [], "has_more": False, "next_cursor": None}, (path, params)
+
+    # filtering events by another tenant's customer answers as for a customer that does not exist
+    response = c.get("/v1/events", params={"customer_id": ids["customer"]}, headers=ha)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_TYPE
+    assert response.json()["code"] == "customer_not_found"
+
+    # every list A can call holds only A's objects; A does see its own, so the lists are not just empty
+    app = c.app
+    lists = [
+        op
+        for op in api_operations(app)
+        if op.method == "GET" and op.path.startswith("/v1/") and not op.params
+    ]
+    assert {op.path for op in lists} >= {"/v1/customers", "/v1/events", "/v1/api_keys", "/v1/audit_events"}
+    for op in lists:
+        response = c.get(op.path, params={"limit": 100} if op.path != "/v1/settings" else None, headers=ha)
+        assert response.status_code == 200, (op.path, response.text)
+        for kind, value in ids.items():
+            assert value not in response.text, f"GET {op.path} shows B's {kind}"
+        for secret in w.b_secrets:
+            assert secret not in response.text, f"GET {op.path} shows {secret!r}"
+    customers = _ok(c.get("/v1/customers", headers=ha))["data"]
+    assert [x["id"] for x in customers] == [w.a_customer]
+    keys = _ok(c.get("/v1/api_keys", headers=ha))["data"]
+    assert [k["id"] for k in keys] == [w.a.actor.id]
+    assert _ok(c.get("/v1/settings", headers=ha))["webhook_allowed_networks"] == []
+    audited = {e["object_id"] for e in _ok(c.get("/v1/audit_events?limit=100", headers=ha))["data"]}
+    assert audited == {w.a.id, w.a.actor.id, w.a_customer}
+    assert snapshot(w) == before
+
+
+def test_creating_with_another_tenants_references_is_refused(ctx: ServiceContext, world: World) -> None:
+    """A cannot hang its objects onto B's: B's parent or test clock id is refused exactly like an id that
+    does not exist (422, the field named), and nothing is written."""
+    w = world
+    c, ids, ha = w.client, w.b_ids, w.a.headers
+    before = snapshot(w)
+    for field, kind, code in [
+        ("parent_id", "customer", "parent_not_found"),
+        ("test_clock_id", "clock", "test_clock_not_found"),
+    ]:
+        ghost = ctx.new_id(ids[kind].split("_")[0])
+        answers = []
+        for value in (ids[kind], ghost):
+            body = {"external_id": f"a-{field}", "name": "A Two", field: value}
+            response = c.post("/v1/customers", json=body, headers=ha)
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == PROBLEM_TYPE
+            problem = response.json()
+            assert (problem["code"], problem["field"]) == (code, field)
+            answers.append(_normalised(response, {kind: value}))
+        assert answers[0] == answers[1]
+    response = c.patch(f"/v1/customers/{w.a_customer}", json={"parent_id": ids["customer"]}, headers=ha)
+    assert response.status_code == 422, response.text
+    assert (response.json()["code"], response.json()["field"]) == ("parent_not_found", "parent_id")
+    assert _ok(c.get(f"/v1/customers/{w.a_customer}", headers=ha))["parent_id"] is None
+    assert [x["id"] for x in _ok(c.get("/v1/customers", headers=ha))["data"]] == [w.a_customer]
+    assert snapshot(w) == before
+
+
+# -- authentication ----------------------------------------------------------------------------------
+
+
+def _sample(w: World) -> list[tuple[str, str, dict[str, Any] | None]]:
+    return [
+        ("GET", "/v1/customers", None),
+        ("POST", "/v1/customers", {"external_id": "intruder", "name": "Intruder"}),
+        ("GET", f"/v1/customers/{w.a_customer}", None),
+        ("PATCH", f"/v1/customers/{w.a_customer}", {"name": "Intruder"}),
+        ("PATCH", "/v1/settings", {"default_currency": "USD"}),
+        ("POST", "/v1/api_keys", {"name": "intruder"}),
+        ("GET", "/v1/events", None),
+        ("DELETE", f"/v1/webhook_endpoints/{w.b_ids['endpoint']}", None),
+    ]
+
+
+def _assert_unauthorized(w: World, authorization: str | None, why: str) -> None:
+    for method, path, body in _sample(w):
+        for idempotency_key in (None, f"auth-{why}") if method == "POST" else (None,):
+            headers = {} if authorization is None else {"Authorization": authorization}
+            if idempotency_key:
+                headers["Idempotency-Key"] = idempotency_key
+            response = w.client.request(method, path, json=body, headers=headers)
+            label = f"{why}: {method} {path} idempotency={idempotency_key}"
+            assert response.status_code == 401, f"{label}: {response.text}"
+            assert response.headers["content-type"] == PROBLEM_TYPE, label
+            problem = response.json()
+            assert (problem["status"], problem["code"], problem["title"], problem["field"]) == (
+                401,
+                "unauthorized",
+                "Unauthorized",
+                None,
+            ), label
+
+
+def test_requests_without_a_usable_key_are_unauthorized(world: World, clock: SettableClock) -> None:
+    w = world
+    c, ha = w.client, w.a.headers
+    before_a = _ok(c.get(f"/v1/customers/{w.a_customer}", headers=ha))
+    before_b = snapshot(w)
+    a_prefix = w.a.key[: len("kassa_") + 12]
+
+    revoked = _ok(c.post("/v1/api_keys", json={"name": "to revoke"}, headers=ha), 201)
+    _ok(c.post(f"/v1/api_keys/{revoked['id']}/revoke", headers=ha))
+    rotated = _ok(c.post("/v1/api_keys", json={"name": "to rotate"}, headers=ha), 201)
+    _ok(c.post(f"/v1/api_keys/{rotated['id']}/rotate", json={"grace_hours": 1}, headers=ha), 201)
+    # within the grace period the rotated key still works
+    assert c.get("/v1/customers", headers={"Authorization": f"Bearer {rotated['key']}"}).status_code == 200
+
+    _assert_unauthorized(w, None, "no header")
+    _assert_unauthorized(w, "", "empty header")
+    _assert_unauthorized(w, "Bearer", "no token")
+    _assert_unauthorized(w, "Bearer ", "blank token")
+    _assert_unauthorized(w, f"Basic {w.a.key}", "wrong scheme")
+    _assert_unauthorized(w, "Bearer not-a-kassa-key", "malformed")
+    _assert_unauthorized(w, f"Bearer {w.a.key}x", "one character too many")
+    _assert_unauthorized(w, f"Bearer kassa_{'a' * 12}_{'b' * 43}", "unknown prefix")
+    _assert_unauthorized(w, f"Bearer {a_prefix}_{'b' * 43}", "known prefix, wrong secret")
+    _assert_unauthorized(w, f"Bearer {revoked['key']}", "revoked")
+    clock.advance(timedelta(hours=1, seconds=1))
+    _assert_unauthorized(w, f"Bearer {rotated['key']}", "expired after rotation")
+
+    # nothing was written by any of them
+    assert _ok(c.get(f"/v1/customers/{w.a_customer}", headers=ha)) == before_a
+    assert [x["id"] for x in _ok(c.get("/v1/customers", headers=ha))["data"]] == [w.a_customer]
+    keys = {k["name"] for k in _ok(c.get("/v1/api_keys", headers=ha))["data"]}
+    assert keys == {"default", "to revoke", "to rotate"}
+    assert _ok(c.get("/v1/settings", headers=ha))["default_currency"] == "EUR"
+    assert snapshot(w) == before_b
