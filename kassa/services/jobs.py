@@ -1,5 +1,7 @@
 """Due work: stages register handlers by kind and schedule jobs; the worker (system clock) and test
-clock advances run them, each job in its own transaction with the instant it is due as "now"."""
+clock advances run them, each job in its own transaction. A handler's "now" is its clock's present: on a
+test clock exactly the instant the job is due, on the system clock the worker's time (a late job runs
+late; `job.due_at` says when it was meant for)."""
 
 from __future__ import annotations
 
@@ -64,13 +66,18 @@ def schedule(
     )
 
 
-def run_job(ctx: ServiceContext, job: Job, now: datetime) -> str | None:
-    """Run one job in its own transaction; the error text if it failed (its work is rolled back)."""
+def run_job(
+    ctx: ServiceContext, job: Job, now: datetime, *, before: Callable[[UnitOfWork], None] | None = None
+) -> str | None:
+    """Run one job in its own transaction; the error text if it failed (its work is rolled back).
+    `before` runs first in that transaction (a test clock moves to the job's instant and counts it there)."""
     try:
         with ctx.uow() as uow:
             current = uow.jobs.lock(job)
             if current is None:
                 return None  # finished by someone else meanwhile
+            if before is not None:
+                before(uow)
             HANDLERS[current.kind](ctx, uow, current, now)
             uow.jobs.finish(current, ctx.clock.now())
             uow.commit()
@@ -89,8 +96,12 @@ def run_due_jobs(ctx: ServiceContext, *, limit: int = 100) -> int:
         error = run_job(ctx, job, now)
         if error is not None:
             with ctx.uow() as uow:
-                exhausted = job.attempts + 1 >= MAX_ATTEMPTS
-                retry_at = None if exhausted else now + retry_delay(job.attempts + 1)
-                uow.jobs.fail(job, error, retry_at=retry_at, at=now)
-                uow.commit()
+                # Read it again: between the failed run's rollback and here another worker may have run it
+                # (done, or failed and counted); the claim's copy is stale.
+                current = uow.jobs.lock(job)
+                if current is not None:
+                    exhausted = current.attempts + 1 >= MAX_ATTEMPTS
+                    retry_at = None if exhausted else now + retry_delay(current.attempts + 1)
+                    uow.jobs.fail(current, error, retry_at=retry_at, at=now)
+                    uow.commit()
     return len(due)

@@ -71,7 +71,10 @@ def start_advance(ctx: ServiceContext, actor: Actor, clock_id: str, to: datetime
     now = ctx.clock.now()
     with ctx.uow() as uow:
         clock = uow.test_clocks.get(actor.tenant_id, clock_id, for_update=True)
-        check_advance(clock, to)
+        # A failed clock is frozen at the failing job's instant, which may be the target itself: asking for
+        # that instant again retries the job there (check_advance would call it going back).
+        if not (clock.status == ClockStatus.FAILED and to == clock.frozen_time):
+            check_advance(clock, to)
         if clock.status == ClockStatus.ADVANCING:
             return clock  # the same advance asked again: join it
         started = replace(
@@ -117,10 +120,11 @@ def run_advance(
         return _get(ctx, tenant_id, clock_id)
     try:
         while True:
-            clock = _get(ctx, tenant_id, clock_id)
-            if clock.status != ClockStatus.ADVANCING or clock.target_time is None:
-                return clock
+            # One read per tick; each job then moves the clock and counts itself in its own transaction.
             with ctx.uow(read_only=True) as uow:
+                clock = uow.test_clocks.get(tenant_id, clock_id)
+                if clock.status != ClockStatus.ADVANCING or clock.target_time is None:
+                    return clock
                 tick = uow.jobs.next_for_clock(tenant_id, clock_id, clock.target_time)
             if not tick:
                 return _finish(ctx, clock)
@@ -145,22 +149,21 @@ def _get(ctx: ServiceContext, tenant_id: str, clock_id: str) -> TestClock:
 def _run_tick(ctx: ServiceContext, clock: TestClock, tick: list[Job]) -> TestClock | None:
     """Run the jobs due at one instant; the clock shows that instant while they run."""
     at = tick[0].due_at
-    with ctx.uow() as uow:
+
+    def enter(uow: UnitOfWork) -> None:
         now = ctx.clock.now()
-        uow.test_clocks.save(replace(clock, frozen_time=at, updated_at=now))
-        uow.test_clocks.renew_lease(clock.tenant_id, clock.id, now + LEASE)
-        uow.commit()
-    ran = 0
+        uow.test_clocks.enter_job(clock.tenant_id, clock.id, at=at, now=now, lease_until=now + LEASE)
+
     for job in tick:
-        error = run_job(ctx, job, at)
+        error = run_job(ctx, job, at, before=enter)
         if error is not None:
             with ctx.uow() as uow:
                 uow.jobs.fail(
                     job, error, retry_at=job.due_at, at=ctx.clock.now()
                 )  # stays pending: retried next advance
                 failed = replace(
-                    _locked(uow, clock), frozen_time=at, status=ClockStatus.FAILED, error=f"job {job.id} ({job.kind}): {error}",
-                    jobs_run=clock.jobs_run + ran, updated_at=ctx.clock.now(),
+                    _locked(uow, clock), frozen_time=at, status=ClockStatus.FAILED,
+                    error=f"job {job.id} ({job.kind}): {error}", updated_at=ctx.clock.now(),
                 )  # fmt: skip
                 uow.test_clocks.save(failed)
                 events.emit(
@@ -169,11 +172,6 @@ def _run_tick(ctx: ServiceContext, clock: TestClock, tick: list[Job]) -> TestClo
                 )  # fmt: skip
                 uow.commit()
             return failed
-        ran += 1
-    with ctx.uow() as uow:
-        current = _locked(uow, clock)
-        uow.test_clocks.save(replace(current, jobs_run=current.jobs_run + ran, updated_at=ctx.clock.now()))
-        uow.commit()
     return None
 
 

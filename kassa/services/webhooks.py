@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from kassa.core.audit import Actor
-from kassa.core.errors import Conflict, DomainError
+from kassa.core.errors import Conflict, DomainError, NotFound
 from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
 from kassa.core.webhooks import (
@@ -213,7 +213,10 @@ def deliver_due(ctx: ServiceContext, *, limit: int = 50) -> int:
             uow.webhook_deliveries.save(replace(delivery, next_attempt_at=now + CLAIM))
         uow.commit()
     for delivery in due:
-        _attempt(ctx, delivery)
+        try:
+            _attempt(ctx, delivery)
+        except NotFound:
+            continue  # its endpoint was deleted since the claim, and the delivery with it
     return len(due)
 
 
@@ -223,6 +226,10 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
         event = uow.events.get(delivery.tenant_id, delivery.event_id)
         settings = uow.tenants.get(delivery.tenant_id).settings
     if endpoint.status != EndpointStatus.ENABLED:
+        # Disabled since the claim: it stops like the endpoint's other pending deliveries (replay resends it).
+        with ctx.uow() as uow:
+            uow.webhook_deliveries.fail_pending(delivery.tenant_id, delivery.endpoint_id, ctx.clock.now())
+            uow.commit()
         return
     attempted_at = ctx.clock.now()
     result = ctx.webhooks.send(
@@ -237,6 +244,9 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
     first = delivery.first_attempt_at or attempted_at
     attempts = delivery.attempts + 1
     with ctx.uow() as uow:
+        # Locked, so a delete of the endpoint either went first (NotFound) or waits for this attempt's record.
+        uow.webhook_deliveries.get(delivery.tenant_id, delivery.id, for_update=True)
+        current = uow.webhook_endpoints.get(delivery.tenant_id, delivery.endpoint_id)
         uow.webhook_attempts.add(
             WebhookAttempt(
                 tenant_id=delivery.tenant_id,
@@ -254,6 +264,8 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
             status, next_at = DeliveryStatus.SUCCEEDED, None
         else:
             next_at = next_attempt_at(first, attempts)
+            if current.status != EndpointStatus.ENABLED:
+                next_at = None  # disabled during the send: stop with its other pending deliveries
             status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
         uow.webhook_deliveries.save(
             replace(
@@ -265,12 +277,13 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
                 updated_at=now,
             )
         )
-        current = uow.webhook_endpoints.get(delivery.tenant_id, delivery.endpoint_id)
-        if result.ok and current.failing_since is not None:
+        if current.status != EndpointStatus.ENABLED:
+            pass  # disabled during the send: its failure bookkeeping starts again when it is enabled
+        elif result.ok and current.failing_since is not None:
             uow.webhook_endpoints.save(replace(current, failing_since=None, updated_at=now))
         elif not result.ok:
             failing_since = current.failing_since or attempted_at
-            if should_disable(failing_since, now) and current.status == EndpointStatus.ENABLED:
+            if should_disable(failing_since, now):
                 reason = (
                     f"every delivery failed since {failing_since.isoformat()}; last error: {result.error}"
                 )

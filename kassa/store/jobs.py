@@ -53,7 +53,8 @@ class Jobs:
         statement = insert.values(**values).on_conflict_do_nothing(
             index_elements=["tenant_id", "kind", "dedupe_key"]
         )
-        return self.conn.execute(statement).rowcount == 1
+        # SQLAlchemy only keeps an INSERT's rowcount when asked: psycopg's is gone (-1) once the cursor closes.
+        return self.conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount == 1
 
     def next_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> list[Job]:
         """The pending jobs of a test clock at its earliest due instant up to `until`: one tick."""
@@ -64,9 +65,7 @@ class Jobs:
             c.status == JobStatus.PENDING.value,
             c.due_at <= until,
         )
-        first = self.conn.execute(sa.select(sa.func.min(c.due_at)).where(pending)).scalar()
-        if first is None:
-            return []
+        first = sa.select(sa.func.min(c.due_at)).where(pending).scalar_subquery()
         rows = self.conn.execute(sa.select(jobs).where(pending, c.due_at == first).order_by(c.id))
         return [_job(row) for row in rows]
 

@@ -58,10 +58,11 @@ class TestClocks:
 
     def save(self, clock: TestClock) -> None:
         c = test_clocks.c
+        # The key stays out of SET: SQLite re-checks every child row (jobs has no index for that) whenever
+        # a parent key column is assigned, even to its own value, which made each save O(jobs).
+        values = {k: v for k, v in _values(clock).items() if k not in ("tenant_id", "id")}
         self.conn.execute(
-            test_clocks.update()
-            .where(c.tenant_id == clock.tenant_id, c.id == clock.id)
-            .values(**_values(clock))
+            test_clocks.update().where(c.tenant_id == clock.tenant_id, c.id == clock.id).values(**values)
         )
 
     def get(self, tenant_id: str, clock_id: str, *, for_update: bool = False) -> TestClock:
@@ -92,6 +93,18 @@ class TestClocks:
             .values(lease_until=until)
         )
         return result.rowcount == 1
+
+    def enter_job(
+        self, tenant_id: str, clock_id: str, *, at: datetime, now: datetime, lease_until: datetime
+    ) -> None:
+        """In a job's own transaction: the clock shows the job's instant while it runs, and counts it only if
+        the job commits (so a runner that dies between jobs leaves an exact count)."""
+        c = test_clocks.c
+        self.conn.execute(
+            test_clocks.update()
+            .where(c.tenant_id == tenant_id, c.id == clock_id)
+            .values(frozen_time=at, jobs_run=c.jobs_run + 1, updated_at=now, lease_until=lease_until)
+        )
 
     def renew_lease(self, tenant_id: str, clock_id: str, until: datetime) -> None:
         c = test_clocks.c

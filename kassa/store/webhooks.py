@@ -154,11 +154,10 @@ class WebhookDeliveries:
             .values(**_delivery_values(delivery))
         )
 
-    def get(self, tenant_id: str, delivery_id: str) -> WebhookDelivery:
+    def get(self, tenant_id: str, delivery_id: str, *, for_update: bool = False) -> WebhookDelivery:
         c = webhook_deliveries.c
-        row = self.conn.execute(
-            sa.select(webhook_deliveries).where(c.tenant_id == tenant_id, c.id == delivery_id)
-        ).first()
+        query = sa.select(webhook_deliveries).where(c.tenant_id == tenant_id, c.id == delivery_id)
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("webhook_delivery", delivery_id)
         return _delivery(row)
