@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kassa.core.clock import utc
@@ -18,6 +18,9 @@ from kassa.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 # handler(ctx, uow, job, now): do the work inside `uow` (the runner commits it with the job's completion).
+# A worker's lease on the jobs it claimed; if it dies they are offered again after this.
+CLAIM = timedelta(minutes=5)
+
 JobHandler = Callable[[ServiceContext, UnitOfWork, Job, datetime], None]
 HANDLERS: dict[str, JobHandler] = {}
 
@@ -90,8 +93,9 @@ def run_job(
 def run_due_jobs(ctx: ServiceContext, *, limit: int = 100) -> int:
     """The worker's share: due jobs on the system clock. Returns how many ran (failed ones included)."""
     now = ctx.clock.now()
-    with ctx.uow(read_only=True) as uow:
-        due = uow.jobs.claim_due(now, limit)
+    with ctx.uow() as uow:
+        due = uow.jobs.claim_due(now, limit, now + CLAIM)
+        uow.commit()
     for job in due:
         error = run_job(ctx, job, now)
         if error is not None:

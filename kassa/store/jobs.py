@@ -69,18 +69,29 @@ class Jobs:
         rows = self.conn.execute(sa.select(jobs).where(pending, c.due_at == first).order_by(c.id))
         return [_job(row) for row in rows]
 
-    def claim_due(self, now: datetime, limit: int) -> list[Job]:
-        """Due jobs on the system clock, oldest first; on PostgreSQL rows another worker holds are skipped."""
+    def claim_due(self, now: datetime, limit: int, until: datetime) -> list[Job]:
+        """Due jobs on the system clock, oldest first, leased to the caller until `until` so other workers
+        pass them by; on PostgreSQL rows another worker is claiming right now are skipped."""
         c = jobs.c
         query = (
             sa.select(jobs)
-            .where(c.status == JobStatus.PENDING.value, c.test_clock_id.is_(None), c.due_at <= now)
+            .where(
+                c.status == JobStatus.PENDING.value,
+                c.test_clock_id.is_(None),
+                c.due_at <= now,
+                sa.or_(c.claimed_until.is_(None), c.claimed_until <= now),
+            )
             .order_by(c.due_at, c.id)
             .limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return [_job(row) for row in self.conn.execute(query)]
+        claimed = [_job(row) for row in self.conn.execute(query)]
+        for job in claimed:
+            self.conn.execute(
+                jobs.update().where(c.tenant_id == job.tenant_id, c.id == job.id).values(claimed_until=until)
+            )
+        return claimed
 
     def lock(self, job: Job) -> Job | None:
         """The job again, locked and still pending (None if someone finished it meanwhile)."""
@@ -103,7 +114,11 @@ class Jobs:
 
     def fail(self, job: Job, error: str, *, retry_at: datetime | None, at: datetime) -> None:
         c = jobs.c
-        values: dict[str, Any] = {"attempts": job.attempts + 1, "last_error": error[:4000]}
+        values: dict[str, Any] = {
+            "attempts": job.attempts + 1,
+            "last_error": error[:4000],
+            "claimed_until": None,
+        }
         if retry_at is None:
             values.update(status=JobStatus.FAILED.value, finished_at=at)
         else:

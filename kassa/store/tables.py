@@ -133,10 +133,12 @@ jobs = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime),
+    sa.Column("claimed_until", UTCDateTime),  # a worker's lease on a system-clock job; lapses if it dies
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.UniqueConstraint("tenant_id", "kind", "dedupe_key"),
     sa.ForeignKeyConstraint(["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]),
-    sa.Index(None, "status", "test_clock_id", "due_at"),
+    sa.Index(None, "status", "test_clock_id", "due_at"),  # the worker, across tenants
+    sa.Index(None, "tenant_id", "test_clock_id", "status", "due_at"),  # a clock's next tick
 )
 
 events = sa.Table(

@@ -172,7 +172,24 @@ def test_two_workers_at_once_run_each_job_exactly_once(
     per_job = Counter(key for key, _ in recorder.runs)
     assert per_job == {f"j{n:03d}": 1 for n in range(200)}
     with ctx.uow(read_only=True) as uow:
-        assert uow.jobs.claim_due(START, 1000) == []
+        assert uow.jobs.claim_due(START, 1000, START) == []
+
+
+def test_a_claimed_job_is_not_offered_again_until_its_lease_lapses(
+    ctx: ServiceContext, actor: Actor, recorder: Recorder
+) -> None:
+    """Issue 3: a worker's claim leases its jobs, so a second worker does not take the same batch; a
+    worker that dies loses the lease after jobs.CLAIM and the job is offered again."""
+    schedule(ctx, actor.tenant_id, "leased", START)
+    with ctx.uow() as uow:
+        first = uow.jobs.claim_due(START, 10, START + jobs.CLAIM)
+        uow.commit()
+    assert [j.dedupe_key for j in first] == ["leased"]
+    with ctx.uow() as uow:
+        assert uow.jobs.claim_due(START + jobs.CLAIM - timedelta(seconds=1), 10, START + 2 * jobs.CLAIM) == []
+        assert [j.dedupe_key for j in uow.jobs.claim_due(START + jobs.CLAIM, 10, START + 2 * jobs.CLAIM)] == [
+            "leased"
+        ]
 
 
 def test_a_failure_is_not_recorded_over_a_run_another_worker_finished_meanwhile(

@@ -19,7 +19,6 @@ from kassa.core.jobs import Job, JobStatus
 from kassa.core.test_clocks import ClockStatus
 from kassa.services import customers, jobs, test_clocks
 from kassa.services.context import ServiceContext
-from kassa.store.engine import create_engine
 from kassa.store.tables import jobs as jobs_table
 from kassa.store.uow import UnitOfWork
 from tests.conftest import SettableClock
@@ -76,20 +75,6 @@ def recorder() -> Iterator[Recorder]:
     yield rec
     jobs.HANDLERS.clear()
     jobs.HANDLERS.update(before)
-
-
-@pytest.fixture
-def quick_commits(ctx: ServiceContext, database_url: str) -> Iterator[None]:
-    """Thousands of one-job transactions: on PostgreSQL don't wait for each commit's WAL flush (durability
-    is not what the test is about, and the flush is most of its run time on a slow disk)."""
-    if not database_url.startswith("postgresql"):
-        yield
-        return
-    durable = ctx.engine
-    ctx.engine = create_engine(database_url.replace("options=", "options=-csynchronous_commit%3Doff%20", 1))
-    yield
-    ctx.engine.dispose()
-    ctx.engine = durable
 
 
 def new_customer(ctx: ServiceContext, actor: Actor, name: str, clock_id: str | None) -> str:
@@ -216,7 +201,7 @@ def test_advance_runs_due_work_in_time_order_and_leaves_the_rest(
         (datetime(2026, 2, 1, tzinfo=UTC), JobStatus.PENDING)
     ]
     with ctx.uow(read_only=True) as uow:
-        system = uow.jobs.claim_due(datetime(2100, 1, 1, tzinfo=UTC), 10)
+        system = uow.jobs.claim_due(datetime(2100, 1, 1, tzinfo=UTC), 10, datetime(2100, 1, 1, tzinfo=UTC))
     assert {(j.customer_id, j.due_at) for j in system} == {
         (real_time, datetime(2025, 12, 1, tzinfo=UTC)),
         (None, datetime(2026, 1, 5, tzinfo=UTC)),
@@ -224,7 +209,7 @@ def test_advance_runs_due_work_in_time_order_and_leaves_the_rest(
 
 
 def test_ten_years_of_monthly_ticks_for_fifty_customers_in_one_call(
-    ctx: ServiceContext, actor: Actor, recorder: Recorder, quick_commits: None
+    ctx: ServiceContext, actor: Actor, recorder: Recorder
 ) -> None:
     tid = actor.tenant_id
     clk = test_clocks.create_test_clock(ctx, actor, name="decade", frozen_time=START)

@@ -182,6 +182,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', kassa.store.types.UTCDateTime(), nullable=False),
     sa.Column('finished_at', kassa.store.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_until', kassa.store.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id', 'test_clock_id'], ['test_clocks.tenant_id', 'test_clocks.id'], name=op.f('fk_jobs_tenant_id_test_clocks')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_jobs_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_jobs')),
@@ -189,6 +190,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_status_test_clock_id_due_at'), ['status', 'test_clock_id', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_jobs_tenant_id_test_clock_id_status_due_at'), ['tenant_id', 'test_clock_id', 'status', 'due_at'], unique=False)
 
     op.create_table('webhook_deliveries',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
@@ -259,6 +261,7 @@ def downgrade() -> None:
 
     op.drop_table('webhook_deliveries')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobs_tenant_id_test_clock_id_status_due_at'))
         batch_op.drop_index(batch_op.f('ix_jobs_status_test_clock_id_due_at'))
 
     op.drop_table('jobs')
