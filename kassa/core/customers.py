@@ -10,7 +10,7 @@ from typing import Any
 from kassa.core import parties
 from kassa.core.errors import DomainError
 from kassa.core.metadata import metadata
-from kassa.core.money import Money, currency
+from kassa.core.money import Money, currency_code
 from kassa.core.tax_ids import TaxId
 
 MAX_EMAILS = 10
@@ -124,13 +124,7 @@ def _validate(name: str, value: Any) -> Any:
     if name == "address":
         return None if value is None else parties.address(value, name)
     if name == "currency":
-        if not isinstance(value, str):
-            raise DomainError("unknown_currency", "A currency is an ISO 4217 code like 'EUR'.", name)
-        try:
-            return currency(value).code
-        except DomainError as error:
-            error.field = name
-            raise
+        return currency_code(value, name)
     if name == "locale":
         return parties.locale(value, name)
     if name == "time_zone":

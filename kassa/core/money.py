@@ -56,6 +56,17 @@ def currency(code: str) -> Currency:
     return _currency(code)
 
 
+def currency_code(value: object, field: str) -> str:
+    """A currency code from a request: the checked ISO 4217 code, or an error naming `field`."""
+    if not isinstance(value, str):
+        raise DomainError("unknown_currency", "A currency is an ISO 4217 code like 'EUR'.", field)
+    try:
+        return currency(value).code
+    except DomainError as error:
+        error.field = field
+        raise
+
+
 def _unknown(message: str) -> DomainError:
     return DomainError("unknown_currency", message, "currency")
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from kassa.core import parties
 from kassa.core.errors import DomainError
-from kassa.core.money import RoundingMode, currency
+from kassa.core.money import RoundingMode, currency_code
 from kassa.core.tax_ids import TaxId
 from kassa.core.webhooks import validate_networks
 
@@ -122,7 +122,7 @@ def _validate(name: str, value: Any) -> Any:
     if name in ("default_currency", "reporting_currency"):
         if value is None and name == "reporting_currency":
             return None
-        return _currency_code(value, name)
+        return currency_code(value, name)
     if name == "locale":
         return parties.locale(value, name)
     if name == "time_zone":
@@ -184,16 +184,6 @@ def _numbering(value: Any) -> InvoiceNumbering:
         raise DomainError("unknown_field", f"Unknown field {name!r}.", f"invoice_numbering.{name}")
     reset = _enum(NumberReset, value.get("reset", base.reset.value), "invoice_numbering.reset")
     return InvoiceNumbering(prefix=prefix, reset=reset, digits=digits)
-
-
-def _currency_code(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise DomainError("unknown_currency", "A currency is an ISO 4217 code like 'EUR'.", name)
-    try:
-        return currency(value).code
-    except DomainError as error:
-        error.field = name
-        raise
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
