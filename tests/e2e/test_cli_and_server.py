@@ -1,0 +1,118 @@
+"""The commands a user types, as separate processes: the CLI's answers and exit codes, and a real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+KASSA = [sys.executable, "-m", "kassa"]
+
+
+def run(*args: str, database: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KASSA_DATABASE_URL": f"sqlite:///{database}", "KASSA_LOG_LEVEL": "WARNING"}
+    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=60, check=check)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "kassa.db"
+    run("db", "upgrade", database=path, check=True)
+    return path
+
+
+def test_tenant_create_prints_the_key_once_and_it_works(database: Path) -> None:
+    out = run("tenant", "create", "Nordlicht", "--currency", "CHF", database=database, check=True).stdout
+    tenant_line, key_line = out.strip().splitlines()
+    assert tenant_line.startswith("tenant ten_") and tenant_line.endswith(" Nordlicht")
+    key = key_line.rsplit(" ", 1)[1]
+    assert key.startswith("kassa_")
+    listed = run("tenant", "list", database=database, check=True).stdout
+    assert listed.strip() == f"{tenant_line.split()[1]}  Nordlicht  CHF"
+    assert key not in listed
+
+
+def test_bad_input_prints_one_line_and_exits_2(database: Path) -> None:
+    """Issue 3: the CLI answers bad input with one line on stderr, exit code 2, and writes nothing."""
+    refused = run("tenant", "create", "Nordlicht", "--currency", "EURO", database=database)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        "kassa: unknown_currency: A currency is an ISO 4217 code of three uppercase letters, not 'EURO'. "
+        "[default_currency]"
+    ]
+    assert run("tenant", "list", database=database, check=True).stdout == ""
+    tenant = run("tenant", "create", "T", database=database, check=True).stdout.split()[1]
+    bad_role = run("user", "create", "-t", tenant, "a@b.example", "A", "--role", "boss", database=database)
+    assert (bad_role.returncode, bad_role.stderr.count("\n")) == (2, 1)
+    assert bad_role.stderr.startswith(
+        "kassa: invalid_role: role is one of admin, finance, support, read_only."
+    )
+    naive = run("clock", "advance", "-t", tenant, "clk_x", "2027-01-01T00:00:00", database=database)
+    assert naive.returncode == 2 and naive.stderr.startswith("kassa: naive_time:")
+
+
+def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*KASSA, "demo", "--directory", str(tmp_path / "demo"), "--no-serve"],
+        capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
+    ).stdout  # fmt: skip
+    lines = out.splitlines()
+    assert lines[0] == f"database ready at schema 0001: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert sum(line.startswith("customer cus_") for line in lines) == 4
+    assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
+    assert any(line.startswith("API key (shown once): kassa_") for line in lines)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_real_server_serves_and_stops_on_ctrl_c(database: Path) -> None:
+    key = (
+        run("tenant", "create", "Live", database=database, check=True)
+        .stdout.splitlines()[1]
+        .rsplit(" ", 1)[1]
+    )
+    port = free_port()
+    env = {**os.environ, "KASSA_DATABASE_URL": f"sqlite:///{database}", "KASSA_PORT": str(port)}
+    server = subprocess.Popen(
+        [*KASSA, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "e2e-1", "X-Request-Id": "e2e-req"}
+        created = httpx.post(
+            f"{base}/v1/customers", json={"external_id": "e2e", "name": "E2E"}, headers=headers
+        )
+        assert created.status_code == 201
+        assert created.headers["x-request-id"] == "e2e-req"
+        again = httpx.post(
+            f"{base}/v1/customers", json={"external_id": "e2e", "name": "E2E"}, headers=headers
+        )
+        assert (again.status_code, again.headers["idempotent-replayed"], again.json()) == (
+            201,
+            "true",
+            created.json(),
+        )
+        assert 'route="/v1/customers",status="201"' in httpx.get(f"{base}/metrics").text
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert '"request_id": "e2e-req"' in stderr  # the JSON request log line carries the id
