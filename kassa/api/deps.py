@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from kassa.core.audit import Actor
+from kassa.core.ids import ID_PATTERN
 from kassa.core.errors import DomainError
 from kassa.services.context import ServiceContext
 from kassa.services.tenants import authenticate
@@ -85,4 +86,7 @@ def _nul_at(document: Any) -> tuple[str, ...] | None:
 Ctx = Annotated[ServiceContext, Depends(context)]
 Caller = Annotated[Actor, Depends(actor)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100.")]
-Cursor = Annotated[str | None, Query(max_length=40, description="`next_cursor` of the previous page.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=40, pattern=ID_PATTERN.pattern, description="`next_cursor` of the previous page."),
+]

@@ -497,3 +497,8 @@ def test_moving_a_subtree_under_a_deep_chain_is_refused(client: TestClient) -> N
     moved = client.patch(f"/v1/customers/{root['id']}", json={"parent_id": parent["id"]})
     assert moved.status_code == 422
     assert (moved.json()["code"], moved.json()["field"]) == ("hierarchy_too_deep", "parent_id")
+
+
+def test_a_cursor_that_is_not_an_id_is_refused(client: TestClient) -> None:
+    """Issue 3: a garbage cursor is a 422 naming the parameter, not a silently empty page."""
+    refused(client.get("/v1/customers?cursor=garbage"), 422, "invalid_value", "cursor")
