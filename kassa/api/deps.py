@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from kassa.core.audit import Actor
-from kassa.core.ids import ID_PATTERN
 from kassa.core.errors import DomainError
+from kassa.core.ids import ID_PATTERN
 from kassa.services.context import ServiceContext
 from kassa.services.tenants import authenticate
 

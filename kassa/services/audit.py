@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from kassa.core.audit import Actor, AuditEntry, diff
+from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
+from kassa.services import events
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
@@ -38,6 +40,39 @@ def record(
             request_id=actor.request_id,
         )
     )
+
+
+def changed(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    event_type: EventType,
+    *,
+    object_type: str,
+    object_id: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    at: datetime,
+    data: Mapping[str, Any] | None = None,
+    customer_id: str | None = None,
+) -> None:
+    """A change, written down twice in the caller's transaction: the audit entry (who, before and after,
+    under the event's name) and the event the outbox delivers (`data`, or the `after` view)."""
+    record(
+        ctx,
+        uow,
+        actor,
+        event_type.value,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        at=at,
+    )
+    events.emit(
+        ctx, uow, actor.tenant_id, event_type, object_type=object_type, object_id=object_id,
+        data=data if data is not None else dict(after or {}), at=at, customer_id=customer_id,
+    )  # fmt: skip
 
 
 def list_audit_events(

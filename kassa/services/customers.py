@@ -117,13 +117,9 @@ def create_customer(ctx: ServiceContext, actor: Actor, fields: dict[str, Any]) -
         _check_hierarchy(uow, customer)
         uow.customers.add(customer)
         view = customer.to_json()
-        audit.record(
-            ctx, uow, actor, "customer.created", object_type="customer", object_id=customer.id,
-            before=None, after=view, at=now,
-        )  # fmt: skip
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.CUSTOMER_CREATED, object_type="customer", object_id=customer.id,
-            customer_id=customer.id, data=view, at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.CUSTOMER_CREATED, object_type="customer", object_id=customer.id,
+            before=None, after=view, at=now, customer_id=customer.id,
         )  # fmt: skip
         uow.commit()
     return customer
@@ -160,13 +156,9 @@ def update_customer(ctx: ServiceContext, actor: Actor, customer_id: str, changes
                 _check_paid_for_children(uow, updated)
             uow.customers.update(updated)
             before, after = customer.to_json(), updated.to_json()
-            audit.record(
-                ctx, uow, actor, "customer.updated", object_type="customer", object_id=customer.id,
-                before=before, after=after, at=now,
-            )  # fmt: skip
-            events.emit(
-                ctx, uow, actor.tenant_id, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=customer.id,
-                customer_id=customer.id, at=now,
+            audit.changed(
+                ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=customer.id,
+                before=before, after=after, at=now, customer_id=customer.id,
                 data={"object": after, "previous": {k: v["before"] for k, v in diff(before, after).items()}},
             )  # fmt: skip
         uow.commit()
@@ -186,13 +178,9 @@ def archive_customer(ctx: ServiceContext, actor: Actor, customer_id: str) -> Cus
         now = now_for(ctx, uow, customer)
         archived = replace(customer, archived_at=now, updated_at=now)
         uow.customers.update(archived)
-        audit.record(
-            ctx, uow, actor, "customer.archived", object_type="customer", object_id=customer.id,
-            before=customer.to_json(), after=archived.to_json(), at=now,
-        )  # fmt: skip
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.CUSTOMER_ARCHIVED, object_type="customer", object_id=customer.id,
-            customer_id=customer.id, data=archived.to_json(), at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.CUSTOMER_ARCHIVED, object_type="customer", object_id=customer.id,
+            before=customer.to_json(), after=archived.to_json(), at=now, customer_id=customer.id,
         )  # fmt: skip
         uow.commit()
     return archived

@@ -15,7 +15,7 @@ from kassa.core.errors import DomainError
 from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
 from kassa.core.tenants import BankDetails, Tenant, TenantSettings, apply_settings
-from kassa.services import audit, events
+from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
@@ -68,13 +68,9 @@ def _add_key(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, name: str) -> t
     secret = base64.urlsafe_b64encode(ctx.random_bytes(32)).decode().rstrip("=")
     key = ApiKey(tenant_id=actor.tenant_id, id=ctx.new_id("key"), name=name, prefix=prefix, created_at=now)
     uow.api_keys.add(key, hash_secret(secret))
-    audit.record(
-        ctx, uow, actor, "api_key.created", object_type="api_key", object_id=key.id,
-        before=None, after={"name": name, "prefix": prefix}, at=now,
-    )  # fmt: skip
-    events.emit(
-        ctx, uow, actor.tenant_id, EventType.API_KEY_CREATED, object_type="api_key", object_id=key.id,
-        data={"id": key.id, "name": name, "prefix": prefix}, at=now,
+    audit.changed(
+        ctx, uow, actor, EventType.API_KEY_CREATED, object_type="api_key", object_id=key.id,
+        before=None, after={"name": name, "prefix": prefix}, at=now, data={"id": key.id, "name": name, "prefix": prefix},
     )  # fmt: skip
     return key, f"{prefix}_{secret}"
 
@@ -101,13 +97,9 @@ def revoke_api_key(ctx: ServiceContext, actor: Actor, key_id: str) -> ApiKey:
         key = uow.api_keys.get(actor.tenant_id, key_id)
         if key.revoked_at is None:
             uow.api_keys.revoke(actor.tenant_id, key_id, now)
-            audit.record(
-                ctx, uow, actor, "api_key.revoked", object_type="api_key", object_id=key_id,
-                before={"revoked_at": None}, after={"revoked_at": now.isoformat()}, at=now,
-            )  # fmt: skip
-            events.emit(
-                ctx, uow, actor.tenant_id, EventType.API_KEY_REVOKED, object_type="api_key", object_id=key_id,
-                data={"id": key_id, "prefix": key.prefix}, at=now,
+            audit.changed(
+                ctx, uow, actor, EventType.API_KEY_REVOKED, object_type="api_key", object_id=key_id,
+                before={"revoked_at": None}, after={"revoked_at": now.isoformat()}, at=now, data={"id": key_id, "prefix": key.prefix},
             )  # fmt: skip
         key = uow.api_keys.get(actor.tenant_id, key_id)
         uow.commit()
@@ -181,13 +173,9 @@ def update_settings(ctx: ServiceContext, actor: Actor, patch: dict[str, Any]) ->
         updated = _settings_with(ctx, tenant.settings, patch)
         if updated != tenant.settings:
             uow.tenants.save_settings(actor.tenant_id, updated, now)
-            audit.record(
-                ctx, uow, actor, "settings.updated", object_type="tenant", object_id=actor.tenant_id,
+            audit.changed(
+                ctx, uow, actor, EventType.SETTINGS_UPDATED, object_type="tenant", object_id=actor.tenant_id,
                 before=tenant.settings.to_json(), after=updated.to_json(), at=now,
-            )  # fmt: skip
-            events.emit(
-                ctx, uow, actor.tenant_id, EventType.SETTINGS_UPDATED, object_type="tenant",
-                object_id=actor.tenant_id, data=updated.to_json(), at=now,
             )  # fmt: skip
         uow.commit()
     return updated

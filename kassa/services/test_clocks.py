@@ -41,13 +41,9 @@ def create_test_clock(ctx: ServiceContext, actor: Actor, *, name: str, frozen_ti
         uow.tenants.get(actor.tenant_id)
         uow.test_clocks.add(clock)
         view = {"name": clock.name, "frozen_time": clock.frozen_time.isoformat()}
-        audit.record(
-            ctx, uow, actor, "test_clock.created", object_type="test_clock", object_id=clock.id,
-            before=None, after=view, at=now,
-        )  # fmt: skip
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.TEST_CLOCK_CREATED, object_type="test_clock", object_id=clock.id,
-            data={"id": clock.id, **view}, at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.TEST_CLOCK_CREATED, object_type="test_clock", object_id=clock.id,
+            before=None, after=view, at=now, data={"id": clock.id, **view},
         )  # fmt: skip
         uow.commit()
     return clock

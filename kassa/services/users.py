@@ -11,7 +11,7 @@ from kassa.core.audit import Actor
 from kassa.core.errors import DomainError
 from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
-from kassa.services import audit, events
+from kassa.services import audit
 from kassa.services.context import ServiceContext
 
 
@@ -43,20 +43,9 @@ def create_user(ctx: ServiceContext, actor: Actor, *, email: str, name: str, rol
     )
     with ctx.uow() as uow:
         uow.users.add(user)
-        audit.record(
-            ctx,
-            uow,
-            actor,
-            "user.created",
-            object_type="user",
-            object_id=user.id,
-            before=None,
-            after=_view(user),
-            at=now,
-        )
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.USER_CREATED, object_type="user", object_id=user.id,
-            data={"id": user.id, **_view(user)}, at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.USER_CREATED, object_type="user", object_id=user.id,
+            before=None, after=_view(user), at=now, data={"id": user.id, **_view(user)},
         )  # fmt: skip
         uow.commit()
     return user
@@ -98,13 +87,9 @@ def update_user(ctx: ServiceContext, actor: Actor, user_id: str, changes: dict[s
         if updated != user:
             updated = replace(updated, updated_at=now)
             uow.users.update(updated)
-            audit.record(
-                ctx, uow, actor, "user.updated", object_type="user", object_id=user.id,
-                before=_view(user), after=_view(updated), at=now,
-            )  # fmt: skip
-            events.emit(
-                ctx, uow, actor.tenant_id, EventType.USER_UPDATED, object_type="user", object_id=user.id,
-                data={"id": user.id, **_view(updated)}, at=now,
+            audit.changed(
+                ctx, uow, actor, EventType.USER_UPDATED, object_type="user", object_id=user.id,
+                before=_view(user), after=_view(updated), at=now, data={"id": user.id, **_view(updated)},
             )  # fmt: skip
         uow.commit()
     return updated

@@ -65,13 +65,9 @@ def create_endpoint(
             updated_at=now,
         )
         uow.webhook_endpoints.add(endpoint)
-        audit.record(
-            ctx, uow, actor, "webhook_endpoint.created", object_type="webhook_endpoint", object_id=endpoint.id,
-            before=None, after=_view(endpoint), at=now,
-        )  # fmt: skip
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.WEBHOOK_ENDPOINT_CREATED, object_type="webhook_endpoint",
-            object_id=endpoint.id, data={"id": endpoint.id, **_view(endpoint)}, at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.WEBHOOK_ENDPOINT_CREATED, object_type="webhook_endpoint", object_id=endpoint.id,
+            before=None, after=_view(endpoint), at=now, data={"id": endpoint.id, **_view(endpoint)},
         )  # fmt: skip
         uow.commit()
     return endpoint
@@ -125,13 +121,9 @@ def update_endpoint(
         if updated != endpoint:
             updated = replace(updated, updated_at=now)
             uow.webhook_endpoints.save(updated)
-            audit.record(
-                ctx, uow, actor, "webhook_endpoint.updated", object_type="webhook_endpoint", object_id=endpoint_id,
-                before=_view(endpoint), after=_view(updated), at=now,
-            )  # fmt: skip
-            events.emit(
-                ctx, uow, actor.tenant_id, EventType.WEBHOOK_ENDPOINT_UPDATED, object_type="webhook_endpoint",
-                object_id=endpoint_id, data={"id": endpoint_id, **_view(updated)}, at=now,
+            audit.changed(
+                ctx, uow, actor, EventType.WEBHOOK_ENDPOINT_UPDATED, object_type="webhook_endpoint", object_id=endpoint_id,
+                before=_view(endpoint), after=_view(updated), at=now, data={"id": endpoint_id, **_view(updated)},
             )  # fmt: skip
         uow.commit()
     return updated
