@@ -136,6 +136,7 @@ def _ratio(value: object, field: str) -> Decimal:
         ) from None
 
 
+@cache
 def _quantum(exponent: int) -> Decimal:
     return Decimal(1).scaleb(-exponent)
 
@@ -182,6 +183,16 @@ class Money:
         return cls(Decimal(text), currency)
 
     @classmethod
+    def _trusted(cls, amount: Decimal, currency: str) -> Money:
+        """A result of arithmetic on valid Money (a sum, a difference, a rounding): its currency is known
+        and it cannot gain decimals, so the checks of __post_init__ are skipped; they cost more than the
+        arithmetic itself."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount.copy_abs() if amount.is_zero() else amount)
+        object.__setattr__(money, "currency", currency)
+        return money
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         return cls.from_minor_units(0, currency)
 
@@ -205,7 +216,7 @@ class Money:
     def round(self, mode: RoundingMode = RoundingMode.HALF_UP) -> Money:
         """To the currency's exponent, with the named mode (decimal's own default would be half-even)."""
         rounded = self.amount.quantize(_quantum(self.exponent), rounding=_rounding(mode), context=_EXACT)
-        return Money(rounded, self.currency)
+        return Money._trusted(rounded, self.currency)
 
     def to_minor_units(self) -> int:
         self._require_rounded()
@@ -238,7 +249,7 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other, "add")
-        return Money(_EXACT.add(self.amount, other.amount), self.currency)
+        return Money._trusted(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __radd__(self, other: int) -> Money:
         # Only so that sum() can start from its int 0; any other number is a bug.
@@ -250,13 +261,13 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other, "subtract")
-        return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
+        return Money._trusted(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
-        return Money(self.amount.copy_negate(), self.currency)
+        return Money._trusted(self.amount.copy_negate(), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(self.amount.copy_abs(), self.currency)
+        return Money._trusted(self.amount.copy_abs(), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, Money):
