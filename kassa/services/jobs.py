@@ -53,7 +53,7 @@ def schedule(
     one job, so re-running whatever schedules it is safe. True if the job is new."""
     if kind not in HANDLERS:
         raise RuntimeError(f"no handler registered for job kind {kind!r}")
-    clock_id = uow.customers.get(tenant_id, customer_id).test_clock_id if customer_id else None
+    clock_id = uow.customers.test_clock_of(tenant_id, customer_id) if customer_id else None
     return uow.jobs.add(
         Job(
             tenant_id=tenant_id,

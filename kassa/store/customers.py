@@ -105,6 +105,17 @@ class Customers:
             raise NotFound("customer", customer_id)
         return _customer(row)
 
+    def test_clock_of(self, tenant_id: str, customer_id: str) -> str | None:
+        """The customer's test clock (None on the system clock); scheduling due work asks this often."""
+        query = sa.select(customers.c.test_clock_id).where(
+            customers.c.tenant_id == tenant_id, customers.c.id == customer_id
+        )
+        row = self.conn.execute(query).first()
+        if row is None:
+            raise NotFound("customer", customer_id)
+        clock_id: str | None = row.test_clock_id
+        return clock_id
+
     def parent_of(self, tenant_id: str, customer_id: str) -> str | None:
         query = sa.select(customers.c.parent_id).where(
             customers.c.tenant_id == tenant_id, customers.c.id == customer_id
