@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kassa.core.errors import DomainError
+from kassa.core.webhooks import validate_networks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -18,10 +19,20 @@ class Settings:
     idempotency_ttl_hours: int = 24
     advance_budget_seconds: int = 10  # a test clock advance answers 202 after this, and goes on
     worker_poll_seconds: int = 1
+    # The private networks (CIDR) tenants may let their webhook URLs reach; none by default, since a
+    # tenant able to reach the operator's internal network could read it through delivery responses.
+    webhook_permitted_networks: tuple[str, ...] = ()
 
 
-# env var -> (field, parser); documented in docs/configuration.md
-_VARIABLES = {
+def _networks(text: str) -> tuple[str, ...]:
+    try:
+        return validate_networks([part.strip() for part in text.split(",") if part.strip()])
+    except DomainError as error:
+        raise ValueError(error.message) from None
+
+
+# env var -> (field, parser); documented in the README's configuration table
+_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "KASSA_DATABASE_URL": ("database_url", str),
     "KASSA_HOST": ("host", str),
     "KASSA_PORT": ("port", int),
@@ -29,6 +40,7 @@ _VARIABLES = {
     "KASSA_IDEMPOTENCY_TTL_HOURS": ("idempotency_ttl_hours", int),
     "KASSA_ADVANCE_BUDGET_SECONDS": ("advance_budget_seconds", int),
     "KASSA_WORKER_POLL_SECONDS": ("worker_poll_seconds", int),
+    "KASSA_WEBHOOK_PERMITTED_NETWORKS": ("webhook_permitted_networks", _networks),
 }
 
 
@@ -40,8 +52,6 @@ def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Setti
             try:
                 values[field] = parse(env[name])
             except ValueError:
-                raise DomainError(
-                    "invalid_setting", f"{name}={env[name]!r} is not a valid {parse.__name__}.", name
-                ) from None
+                raise DomainError("invalid_setting", f"{name}={env[name]!r} is not valid.", name) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

@@ -220,3 +220,15 @@ class WebhookAttempt:
     error: str | None = None
     duration_ms: int
     response_excerpt: str
+
+
+def networks_within(entries: Sequence[str], permitted: Sequence[str]) -> tuple[str, ...]:
+    """The entries that lie inside one of the `permitted` networks (the operator's ceiling on what a
+    tenant's allow-list can open)."""
+    ceiling = [ip_network(p) for p in permitted]
+    inside = []
+    for entry in entries:
+        network = ip_network(entry)
+        if any(network.version == p.version and network.subnet_of(p) for p in ceiling):  # type: ignore[arg-type]
+            inside.append(entry)
+    return tuple(inside)

@@ -15,6 +15,7 @@ from kassa.core.errors import DomainError
 from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
 from kassa.core.tenants import BankDetails, Tenant, TenantSettings, apply_settings
+from kassa.core.webhooks import networks_within
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
@@ -196,7 +197,20 @@ def _settings_with(ctx: ServiceContext, current: TenantSettings, patch: dict[str
         current = replace(current, bank=None if bank is None else _bank(ctx, bank))
     if "locale" in patch:
         known_locale(patch["locale"], "locale")
-    return apply_settings(current, patch)
+    updated = apply_settings(current, patch)
+    if "webhook_allowed_networks" in patch:
+        permitted = ctx.settings.webhook_permitted_networks
+        inside = networks_within(updated.webhook_allowed_networks, permitted)
+        for index, network in enumerate(updated.webhook_allowed_networks):
+            if network not in inside:
+                allowed = ", ".join(permitted) or "none"
+                raise DomainError(
+                    "network_not_permitted",
+                    f"{network} is not inside the networks this kassa permits ({allowed}; the operator sets "
+                    "KASSA_WEBHOOK_PERMITTED_NETWORKS).",
+                    f"webhook_allowed_networks.{index}",
+                )
+    return updated
 
 
 def tax_ids(ctx: ServiceContext, items: list[Any], field: str) -> tuple[Any, ...]:

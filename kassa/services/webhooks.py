@@ -18,6 +18,7 @@ from kassa.core.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    networks_within,
     new_secret_text,
     next_attempt_at,
     should_disable,
@@ -46,14 +47,25 @@ def _description(value: Any) -> str | None:
     return value
 
 
+def allowed_networks(ctx: ServiceContext, tenant_networks: tuple[str, ...]) -> tuple[str, ...]:
+    """What a tenant's allow-list opens today: only what the operator still permits."""
+    return networks_within(tenant_networks, ctx.settings.webhook_permitted_networks)
+
+
+def check_url(ctx: ServiceContext, tenant_id: str, url: str) -> None:
+    """Before the write transaction: the check resolves the host, and a DNS wait must not hold a lock."""
+    with ctx.uow(read_only=True) as uow:
+        settings = uow.tenants.get(tenant_id).settings
+    ctx.webhooks.check_url(url, allowed_networks(ctx, settings.webhook_allowed_networks))
+
+
 def create_endpoint(
     ctx: ServiceContext, actor: Actor, *, url: str, enabled_events: list[str], description: str | None = None
 ) -> WebhookEndpoint:
     now = ctx.clock.now()
     filters = validate_event_filter(enabled_events)
+    check_url(ctx, actor.tenant_id, url)
     with ctx.uow() as uow:
-        settings = uow.tenants.get(actor.tenant_id).settings
-        ctx.webhooks.check_url(url, settings.webhook_allowed_networks)
         endpoint = WebhookEndpoint(
             tenant_id=actor.tenant_id,
             id=ctx.new_id("whe"),
@@ -93,12 +105,12 @@ def update_endpoint(
         name = sorted(unknown)[0]
         raise DomainError("unknown_field", f"Unknown field {name!r}.", name)
     now = ctx.clock.now()
+    if "url" in changes:
+        check_url(ctx, actor.tenant_id, changes["url"])
     with ctx.uow() as uow:
         endpoint = uow.webhook_endpoints.get(actor.tenant_id, endpoint_id)
         updated = endpoint
         if "url" in changes:
-            settings = uow.tenants.get(actor.tenant_id).settings
-            ctx.webhooks.check_url(changes["url"], settings.webhook_allowed_networks)
             updated = replace(updated, url=changes["url"])
         if "enabled_events" in changes:
             updated = replace(updated, enabled_events=validate_event_filter(changes["enabled_events"]))
@@ -230,7 +242,7 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
         message_id=event.id,
         timestamp=attempted_at,
         payload=json.dumps(event.to_json(), separators=(",", ":")).encode(),
-        allowed_networks=settings.webhook_allowed_networks,
+        allowed_networks=allowed_networks(ctx, settings.webhook_allowed_networks),
     )
     now = ctx.clock.now()
     first = delivery.first_attempt_at or attempted_at

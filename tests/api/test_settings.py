@@ -3,12 +3,14 @@ and the audit entry every change leaves. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from kassa.services.context import ServiceContext
 from tests.conftest import SettableClock, TenantAccess
 
 DEFAULTS: dict[str, Any] = {
@@ -181,6 +183,30 @@ def test_webhook_allowed_networks_are_canonical(client: TestClient) -> None:
     )
     assert settings["webhook_allowed_networks"] == ["127.0.0.0/8", "10.1.0.0/16", "fc00::/7"]
     assert patch(client, {"webhook_allowed_networks": []})["webhook_allowed_networks"] == []
+
+
+def test_a_tenant_opens_only_networks_the_operator_permits(
+    client: TestClient, ctx: ServiceContext, tenant: TenantAccess
+) -> None:
+    """Issue 3: the allow-list is capped by KASSA_WEBHOOK_PERMITTED_NETWORKS, so a tenant cannot aim its
+    webhooks (and read the responses) at the operator's internal network or cloud metadata."""
+    for networks, field in ((["0.0.0.0/0"], "webhook_allowed_networks.0"),
+                            (["127.0.0.0/8", "169.254.0.0/16"], "webhook_allowed_networks.1"),
+                            (["::/0"], "webhook_allowed_networks.0")):  # fmt: skip
+        refused(
+            client.patch("/v1/settings", json={"webhook_allowed_networks": networks}),
+            "network_not_permitted",
+            field,
+        )
+    assert patch(client, {"webhook_allowed_networks": ["127.0.0.0/8"]})["webhook_allowed_networks"] == [
+        "127.0.0.0/8"
+    ]
+    # the operator narrows the ceiling later: what the tenant listed no longer opens anything
+    ctx.settings = replace(ctx.settings, webhook_permitted_networks=())
+    hook = client.post("/v1/webhook_endpoints", json={"url": "http://127.0.0.1:9/hook"})
+    assert (hook.status_code, hook.json()["code"]) == (422, "invalid_webhook_url")
+    refused(client.patch("/v1/settings", json={"webhook_allowed_networks": ["127.0.0.0/8"]}), "network_not_permitted",
+            "webhook_allowed_networks.0")  # fmt: skip
 
 
 def test_every_change_is_audited_with_exactly_the_changed_fields(
