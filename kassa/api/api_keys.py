@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
@@ -14,6 +14,8 @@ from kassa.core.access import ApiKey
 from kassa.services import tenants
 
 router = APIRouter(prefix="/api_keys", tags=["api keys"])
+# The new key is in the body: no cache keeps it, and the idempotency layer stores no copy of it.
+NO_STORE = "no-store"
 
 
 class ApiKeyCreate(Input):
@@ -57,7 +59,8 @@ def _new(key: ApiKey, token: str) -> NewApiKeyOut:
 
 
 @router.post("", status_code=201, response_model=NewApiKeyOut)
-def create_api_key(body: ApiKeyCreate, ctx: Ctx, actor: Caller) -> NewApiKeyOut:
+def create_api_key(body: ApiKeyCreate, ctx: Ctx, actor: Caller, response: Response) -> NewApiKeyOut:
+    response.headers["Cache-Control"] = NO_STORE
     return _new(*tenants.create_api_key(ctx, actor, body.name))
 
 
@@ -67,7 +70,10 @@ def list_api_keys(ctx: Ctx, actor: Caller, limit: Limit = 20, cursor: Cursor = N
 
 
 @router.post("/{key_id}/rotate", status_code=201, response_model=NewApiKeyOut)
-def rotate_api_key(key_id: Id, body: ApiKeyRotate, ctx: Ctx, actor: Caller) -> NewApiKeyOut:
+def rotate_api_key(
+    key_id: Id, body: ApiKeyRotate, ctx: Ctx, actor: Caller, response: Response
+) -> NewApiKeyOut:
+    response.headers["Cache-Control"] = NO_STORE
     return _new(*tenants.rotate_api_key(ctx, actor, key_id, grace_hours=body.grace_hours))
 
 

@@ -82,28 +82,49 @@ class IdempotencyMiddleware:
 
         status = 500
         content_type: str | None = None
+        no_store = False
         chunks: list[bytes] = []
+        finished = False
+
+        async def finish() -> None:
+            if status >= 500:  # our failure wrote nothing: let the client retry with the same key
+                await run_in_threadpool(idempotency.release, ctx, actor.tenant_id, key)
+                return
+            stored, stored_type, stored_status = b"".join(chunks), content_type, status
+            if no_store:  # it carried a secret shown once (a new API key): remember that, not the secret
+                problem = problem_body(
+                    409, "secret_not_replayed",
+                    "The first response to this Idempotency-Key held a secret that is shown only once; it is not "
+                    "replayed. The object was created: find it in its list, and revoke it if the secret is lost.",
+                    request_id=state.get("request_id"),
+                )  # fmt: skip
+                stored, stored_type, stored_status = json.dumps(problem).encode(), PROBLEM_TYPE, 409
+            await run_in_threadpool(
+                idempotency.complete, ctx, actor.tenant_id, key, stored_status, stored, stored_type
+            )
 
         async def capture(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status, content_type, no_store, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
-                content_type = (
-                    dict(message.get("headers", ())).get(b"content-type", b"").decode("latin-1") or None
-                )
+                headers = dict(message.get("headers", ()))
+                content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+                no_store = b"no-store" in headers.get(b"cache-control", b"")
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and not finished:
+                # Recorded as soon as the answer is out: background work after it (a test clock advance
+                # answered 202) must not keep the key busy.
+                finished = True
+                await finish()
 
         try:
             await self.app(scope, _replay_body(body), capture)
         finally:
-            if status < 500:
-                await run_in_threadpool(
-                    idempotency.complete, ctx, actor.tenant_id, key, status, b"".join(chunks), content_type
-                )
-            else:  # our failure wrote nothing: let the client retry with the same key
-                await run_in_threadpool(idempotency.release, ctx, actor.tenant_id, key)
+            if not finished:  # no complete answer went out: nothing to replay, the client may retry
+                status = 500
+                await finish()
 
 
 def _replay_body(body: bytes) -> Receive:

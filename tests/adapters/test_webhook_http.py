@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,10 +43,21 @@ class Receiver:
     base_url: str
     requests: list[Captured] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    server_names: list[str | None] = field(default_factory=list)  # TLS SNI, one per handshake
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with serve() as state:
+        yield state
+
+
+@contextmanager
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     state = Receiver(base_url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -74,14 +90,21 @@ def receiver() -> Iterator[Receiver]:
             pass  # the /slow handler writes to a client that already gave up
 
     server = Server(("127.0.0.1", 0), Handler)
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        tls.sni_callback = lambda _socket, name, _context: state.server_names.append(name)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    state.base_url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @pytest.fixture
@@ -195,8 +218,7 @@ def test_loopback_without_allow_list_never_reaches_the_server(
     result = send(sender, receiver.base_url + "/ok", allowed_networks=[])
     assert (result.ok, result.status_code) == (False, None)
     assert result.error == (
-        "Not sent: The host '127.0.0.1' resolves to 127.0.0.1, which is neither a public address "
-        "nor in the allowed networks."
+        "Not sent: The host '127.0.0.1' is neither a public address nor in the allowed networks."
     )
     assert receiver.requests == []
 
@@ -216,7 +238,10 @@ def test_dns_rebinding_is_refused_at_send_time(receiver: Receiver) -> None:
         with pytest.raises(DomainError):
             rebound.check_url("https://hooks.example.com/in", [])
     assert result.ok is False
-    assert result.error is not None and "169.254.169.254" in result.error
+    assert result.error == (
+        "Not sent: The host 'hooks.example.com' resolves to an address that is neither a public "
+        "address nor in the allowed networks (private, loopback, link-local or reserved)."
+    )
 
 
 def test_naive_timestamp_is_a_failed_result_not_an_exception(
@@ -263,14 +288,12 @@ def test_check_url_accepts(receiver: Receiver, sender: HttpWebhookSender) -> Non
         (
             "https://127.0.0.1:8443/hooks",
             [],
-            "The host '127.0.0.1' resolves to 127.0.0.1, which is neither a public address "
-            "nor in the allowed networks.",
+            "The host '127.0.0.1' is neither a public address nor in the allowed networks.",
         ),
         (
             "https://[::ffff:169.254.169.254]/latest",
             [],
-            "The host '::ffff:169.254.169.254' resolves to ::ffff:a9fe:a9fe, which is neither a public "
-            "address nor in the allowed networks.",
+            "The host '::ffff:169.254.169.254' is neither a public address nor in the allowed networks.",
         ),
         (
             "http://evil.example\\@127.0.0.1/",
@@ -302,3 +325,121 @@ def test_check_url_refuses_unresolvable_host() -> None:
     assert caught.value.message == (
         "The host 'nowhere.invalid' could not be resolved (gaierror: [Errno -2] Name or service not known)."
     )
+
+
+def resolving_to(*answers: str, calls: list[tuple[str, int]] | None = None) -> HttpWebhookSender:
+    def resolve(host: str, port: int) -> list[IPv4Address | IPv6Address]:
+        if calls is not None:
+            calls.append((host, port))
+        return [ip_address(answer) for answer in answers]
+
+    return HttpWebhookSender(resolve=resolve)
+
+
+def test_request_goes_to_the_checked_address_not_a_second_lookup(receiver: Receiver) -> None:
+    """Issue 3: the connection is made to the address that was checked, httpx never resolves the name.
+
+    hooks.example.test exists in no real DNS: the request can only arrive here if httpx connected
+    to the address our resolver answered, while still naming the host in the Host header.
+    """
+    calls: list[tuple[str, int]] = []
+    url = f"http://hooks.example.test:{receiver.port}/ok"
+    with resolving_to("127.0.0.1", calls=calls) as pinned:
+        result = send(pinned, url)
+    assert (result.ok, result.status_code, result.error) == (True, 200, None)
+    assert calls == [("hooks.example.test", receiver.port)]
+    [captured] = receiver.requests
+    assert captured.path == "/ok"
+    headers = {k.lower(): v for k, v in captured.headers.items()}
+    assert headers["host"] == f"hooks.example.test:{receiver.port}"
+    Webhook(SECRET).verify(captured.body, headers)
+
+
+def test_checked_addresses_are_tried_in_order_and_no_other(receiver: Receiver) -> None:
+    """Issue 3: with several answers, the first checked address that connects receives the request.
+
+    Nothing listens on 127.0.0.2 (the server is bound to 127.0.0.1 only), so that answer is refused
+    and the next one is used; when the only answer refuses, nothing falls back to another lookup.
+    """
+    url = f"http://hooks.example.test:{receiver.port}/ok"
+    with resolving_to("127.0.0.2", "127.0.0.1") as pinned:
+        result = send(pinned, url)
+    assert (result.ok, result.status_code) == (True, 200)
+    assert len(receiver.requests) == 1
+    with resolving_to("127.0.0.2") as pinned:
+        result = send(pinned, url)
+    assert (result.ok, result.status_code) == (False, None)
+    assert result.error is not None and result.error.startswith("ConnectError")
+    assert len(receiver.requests) == 1
+
+
+def test_refusal_does_not_reveal_what_the_host_resolves_to() -> None:
+    """Issue 3: a tenant must not learn our internal address map from the refusal message."""
+    message = (
+        "The host 'db.internal' resolves to an address that is neither a public address nor in the "
+        "allowed networks (private, loopback, link-local or reserved)."
+    )
+    with resolving_to("93.184.215.14", "10.1.2.3") as sender:
+        with pytest.raises(DomainError) as caught:
+            sender.check_url("https://db.internal/hooks", [])
+        result = send(sender, "https://db.internal/hooks", allowed_networks=[])
+    assert caught.value.message == message
+    assert result.error == f"Not sent: {message}"
+    assert "10.1.2.3" not in caught.value.message and "93.184" not in caught.value.message
+
+
+def lowered(captured: Captured) -> dict[str, str]:
+    return {k.lower(): v for k, v in captured.headers.items()}
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def tls_receiver(cert: Path, key: str | Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_https_to_the_checked_address_verifies_the_hostname(tmp_path: Path) -> None:
+    """Issue 3: pinned to the checked address, TLS still sends the hostname (SNI) and verifies it.
+
+    The receiver's certificate names hooks.example.test only, not 127.0.0.1: the delivery succeeds
+    only because the certificate is checked against the name; one for another name is refused.
+    """
+    cert, key = self_signed(tmp_path, "hooks.example.test")
+    other_cert, other_key = self_signed(tmp_path, "other.example.test")
+    trust = ssl.create_default_context()
+    trust.load_verify_locations(cert)
+    trust.load_verify_locations(other_cert)
+    with serve(tls_receiver(cert, key)) as receiver:
+        with HttpWebhookSender(
+            resolve=lambda host, port: [ip_address("127.0.0.1")], ssl_context=trust
+        ) as pinned:
+            url = f"https://hooks.example.test:{receiver.port}/ok"
+            result = send(pinned, url)
+            again = send(pinned, url)
+        assert (result.ok, result.status_code, again.ok) == (True, 200, True)
+        assert receiver.server_names == ["hooks.example.test", "hooks.example.test"]
+        assert [lowered(r)["host"] for r in receiver.requests] == [f"hooks.example.test:{receiver.port}"] * 2
+        # A TLS connection verified for this name is not kept for another name on the same address.
+        assert lowered(receiver.requests[0])["connection"] == "close"
+    with serve(tls_receiver(other_cert, other_key)) as impostor:
+        with HttpWebhookSender(
+            resolve=lambda host, port: [ip_address("127.0.0.1")], ssl_context=trust
+        ) as pinned:
+            result = send(pinned, f"https://hooks.example.test:{impostor.port}/ok")
+        assert (result.ok, result.status_code) == (False, None)
+        assert result.error is not None and "CERTIFICATE_VERIFY_FAILED" in result.error
+        assert impostor.requests == []

@@ -4,14 +4,15 @@ and what happens to a refused request. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from kassa.server import create_app
-from kassa.services import customers, idempotency
+from kassa.services import customers, idempotency, jobs
 from kassa.services.context import ServiceContext
 from tests.conftest import SettableClock, TenantAccess, make_tenant
 
@@ -200,3 +201,60 @@ def test_the_audit_entry_carries_the_first_requests_id(client: TestClient) -> No
     client.post("/v1/customers", json=BODY, headers={"Idempotency-Key": "key-rid", "X-Request-Id": "rid-2"})
     audit = client.get("/v1/audit_events", params={"object_id": first.json()["id"]}).json()["data"]
     assert [(e["action"], e["request_id"]) for e in audit] == [("customer.created", "rid-1")]
+
+
+def test_a_new_api_key_is_not_kept_for_replay(client: TestClient, ctx: ServiceContext) -> None:
+    """Issue 3: the idempotency store keeps no copy of a key shown once; a retry learns it was created."""
+    headers = {"Idempotency-Key": "new-key-1"}
+    first = client.post("/v1/api_keys", json={"name": "ci"}, headers=headers)
+    assert (first.status_code, first.headers["cache-control"]) == (201, "no-store")
+    secret = first.json()["key"].rsplit("_", 1)[1]
+    with ctx.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT response_body FROM idempotency_keys").scalars().all()
+    assert len(stored) == 1 and secret.encode() not in stored[0]
+    again = client.post("/v1/api_keys", json={"name": "ci"}, headers=headers)
+    assert (again.status_code, again.json()["code"], again.headers["idempotent-replayed"]) == (
+        409, "secret_not_replayed", "true",
+    )  # fmt: skip
+    names = [k["name"] for k in client.get("/v1/api_keys").json()["data"]]
+    assert names.count("ci") == 1
+
+
+def test_the_answer_is_recorded_before_background_work_runs(client: TestClient, ctx: ServiceContext) -> None:
+    """Issue 3: the response is recorded when it is sent, not after the background work (a test clock
+    advance answered 202 goes on after the answer): a job run in the background already sees it done."""
+    seen: list[str] = []
+
+    def look(ctx: ServiceContext, uow: Any, job: Any, now: Any) -> None:
+        seen.append(uow.conn.exec_driver_sql("SELECT status FROM idempotency_keys").scalar())
+
+    jobs.handles("test.look")(look)
+    try:
+        clock = client.post(
+            "/v1/test_clocks", json={"name": "c", "frozen_time": "2026-01-01T00:00:00Z"}
+        ).json()
+        customer = client.post(
+            "/v1/customers", json={"external_id": "x", "name": "x", "test_clock_id": clock["id"]}
+        )
+        tenant_id = tenant_of(ctx)
+        with ctx.uow() as uow:
+            for day in (2, 3):
+                jobs.schedule(ctx, uow, tenant_id, "test.look",
+                              datetime(2026, 1, day, tzinfo=UTC), dedupe_key=str(day), customer_id=customer.json()["id"])  # fmt: skip
+            uow.commit()
+        ctx.settings = replace(
+            ctx.settings, advance_budget_seconds=0
+        )  # one tick inline, the rest after the 202
+        answer = client.post(
+            f"/v1/test_clocks/{clock['id']}/advance", json={"frozen_time": "2026-02-01T00:00:00Z"},
+            headers={"Idempotency-Key": "advance-1"},
+        )  # fmt: skip
+        assert answer.status_code == 202
+        assert seen == ["in_progress", "done"]
+    finally:
+        jobs.HANDLERS.pop("test.look", None)
+
+
+def tenant_of(ctx: ServiceContext) -> str:
+    with ctx.engine.connect() as conn:
+        return str(conn.exec_driver_sql("SELECT id FROM tenants").scalar())
