@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.core import parties
-from kassa.core.errors import DomainError
+from kassa.core.errors import DomainError, prefixed
 from kassa.core.metadata import metadata
 from kassa.core.money import Money, currency_code
 from kassa.core.tax_ids import TaxId
@@ -146,6 +146,11 @@ def _validate(name: str, value: Any) -> Any:
                 "The credit limit is a non-negative amount in the currency's minor units.",
                 name,
             )
+        if value is not None:
+            try:
+                value.to_minor_units()
+            except DomainError as error:
+                raise prefixed(error, name) from None
         return value
     if name == "metadata":
         return metadata(value)

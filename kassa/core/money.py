@@ -23,6 +23,7 @@ from kassa.core.errors import DomainError
 
 # Unit prices and rates keep up to 12 decimals (NUMERIC(_, 12) in storage).
 MAX_PLACES = 12
+MAX_MINOR_UNITS = 2**63 - 1  # amounts of record are BIGINT minor units
 _MAX_QUANTUM = Decimal(1).scaleb(-MAX_PLACES)
 
 # The wire spelling of an amount (also the OpenAPI pattern): an optional minus, digits, optional
@@ -219,8 +220,12 @@ class Money:
         return Money._trusted(rounded, self.currency)
 
     def to_minor_units(self) -> int:
+        """The rounded amount in minor units, within what a 64-bit column stores."""
         self._require_rounded()
-        return int(self.amount.scaleb(self.exponent, _EXACT))
+        units = int(self.amount.scaleb(self.exponent, _EXACT))
+        if abs(units) > MAX_MINOR_UNITS:
+            raise DomainError("amount_too_large", f"{self} is beyond the largest storable amount.", "amount")
+        return units
 
     def amount_text(self) -> str:
         """Canonical wire text: equal amounts give equal text, never exponent notation."""

@@ -12,6 +12,7 @@ from kassa.core.money import Money
 from kassa.core.pages import Page
 from kassa.core.parties import Address
 from kassa.core.tax_ids import TaxId
+from kassa.store.constraints import execute_unique
 from kassa.store.pages import page
 from kassa.store.tables import customers
 
@@ -73,28 +74,25 @@ class Customers:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def _check_external_id(self, c: Customer) -> None:
+    def _write(self, c: Customer, statement: sa.Executable) -> None:
+        taken = Conflict(
+            "external_id_taken", f"Another customer has external_id {c.external_id!r}.", "external_id"
+        )
         query = sa.select(customers.c.id).where(
             customers.c.tenant_id == c.tenant_id,
             customers.c.external_id == c.external_id,
             customers.c.id != c.id,
         )
         if self.conn.execute(query).first() is not None:
-            raise Conflict(
-                "external_id_taken", f"Another customer has external_id {c.external_id!r}.", "external_id"
-            )
+            raise taken
+        execute_unique(self.conn, statement, "external_id", taken)
 
     def add(self, c: Customer) -> None:
-        self._check_external_id(c)
-        self.conn.execute(customers.insert().values(**_values(c)))
+        self._write(c, customers.insert().values(**_values(c)))
 
     def update(self, c: Customer) -> None:
-        self._check_external_id(c)
-        self.conn.execute(
-            customers.update()
-            .where(customers.c.tenant_id == c.tenant_id, customers.c.id == c.id)
-            .values(**_values(c))
-        )
+        statement = customers.update().where(customers.c.tenant_id == c.tenant_id, customers.c.id == c.id)
+        self._write(c, statement.values(**_values(c)))
 
     def get(self, tenant_id: str, customer_id: str, *, for_update: bool = False) -> Customer:
         query = sa.select(customers).where(customers.c.tenant_id == tenant_id, customers.c.id == customer_id)

@@ -11,6 +11,7 @@ from kassa.core.access import ApiKey, Role, User
 from kassa.core.errors import Conflict, NotFound
 from kassa.core.pages import Page
 from kassa.core.tenants import Tenant, TenantSettings, settings_from_json
+from kassa.store.constraints import execute_unique
 from kassa.store.pages import page
 from kassa.store.tables import api_keys, tenants, users
 
@@ -150,25 +151,21 @@ class Users:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def _email_taken(self, user: User) -> bool:
+    def _write(self, user: User, statement: sa.Executable) -> None:
+        taken = Conflict("email_taken", f"A user with email {user.email!r} exists.", "email")
         query = sa.select(users.c.id).where(
             users.c.tenant_id == user.tenant_id, users.c.email == user.email, users.c.id != user.id
         )
-        return self.conn.execute(query).first() is not None
+        if self.conn.execute(query).first() is not None:
+            raise taken
+        execute_unique(self.conn, statement, "email", taken)
 
     def add(self, user: User) -> None:
-        if self._email_taken(user):
-            raise Conflict("email_taken", f"A user with email {user.email!r} exists.", "email")
-        self.conn.execute(users.insert().values(**_user_values(user)))
+        self._write(user, users.insert().values(**_user_values(user)))
 
     def update(self, user: User) -> None:
-        if self._email_taken(user):
-            raise Conflict("email_taken", f"A user with email {user.email!r} exists.", "email")
-        self.conn.execute(
-            users.update()
-            .where(users.c.tenant_id == user.tenant_id, users.c.id == user.id)
-            .values(**_user_values(user))
-        )
+        statement = users.update().where(users.c.tenant_id == user.tenant_id, users.c.id == user.id)
+        self._write(user, statement.values(**_user_values(user)))
 
     def get(self, tenant_id: str, user_id: str) -> User:
         row = self.conn.execute(

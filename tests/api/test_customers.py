@@ -3,6 +3,7 @@ of the account hierarchy and the timeline. Runs on SQLite and PostgreSQL (the `c
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from kassa.server import create_app
 from kassa.services.context import ServiceContext
-from tests.conftest import SettableClock, make_tenant
+from tests.conftest import SettableClock, TenantAccess, make_tenant
 
 FULL: dict[str, Any] = {
     "external_id": "crm-1001",
@@ -502,3 +503,25 @@ def test_moving_a_subtree_under_a_deep_chain_is_refused(client: TestClient) -> N
 def test_a_cursor_that_is_not_an_id_is_refused(client: TestClient) -> None:
     """Issue 3: a garbage cursor is a 422 naming the parameter, not a silently empty page."""
     refused(client.get("/v1/customers?cursor=garbage"), 422, "invalid_value", "cursor")
+
+
+def test_concurrent_creates_of_one_external_id_give_one_customer_and_409s(
+    ctx: ServiceContext, tenant: TenantAccess
+) -> None:
+    """Issue 3: the unique external_id race between check and insert is a 409, never a 500."""
+    answers: list[int] = []
+    start = threading.Barrier(4)
+
+    def create_one() -> None:
+        with TestClient(create_app(ctx), headers=tenant.headers, raise_server_exceptions=False) as own:
+            start.wait()
+            answers.append(
+                own.post("/v1/customers", json={"external_id": "race", "name": "Race"}).status_code
+            )
+
+    threads = [threading.Thread(target=create_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [201, 409, 409, 409]

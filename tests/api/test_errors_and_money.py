@@ -199,3 +199,19 @@ def test_unknown_routes_and_methods_are_problems(client: TestClient) -> None:
         PROBLEM,
         "method_not_allowed",
     )
+
+
+def test_an_amount_beyond_a_bigint_is_a_422_not_a_500(client: TestClient) -> None:
+    """Issue 3: amounts of record are BIGINT minor units; one that cannot be stored is refused by name."""
+    body = {
+        "external_id": "big",
+        "name": "Big",
+        "credit_limit": {"amount": "99999999999999999999999", "currency": "EUR"},
+    }
+    response = client.post("/v1/customers", json=body)
+    assert response.status_code == 422, response.text
+    assert (response.json()["code"], response.json()["field"]) == ("amount_too_large", "credit_limit.amount")
+    largest = {**body, "credit_limit": {"amount": "92233720368547758.07", "currency": "EUR"}}
+    assert (
+        client.post("/v1/customers", json=largest).json()["credit_limit"]["amount"] == "92233720368547758.07"
+    )

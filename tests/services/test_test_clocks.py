@@ -417,3 +417,31 @@ def test_a_runner_killed_in_the_middle_of_a_tick_is_resumed_with_an_exact_count(
     assert (done.status, done.jobs_run) == (ClockStatus.READY, 4)
     assert sorted(recorder.seen()[:3]) == sorted([(a, t1), (b, t1), (c, t1)])
     assert recorder.seen()[3:] == [(a, t2)]
+
+
+def test_work_registered_in_the_clocks_past_runs_at_its_present(
+    ctx: ServiceContext, actor: Actor, recorder: Recorder
+) -> None:
+    """Issue 3: a job due before the clock's frozen time (registered late) runs at the clock's present;
+    the clock never moves back and progress never goes below zero."""
+    clock = test_clocks.create_test_clock(
+        ctx, actor, name="late", frozen_time=datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    customer = new_customer(ctx, actor, "late", clock.id)
+    with ctx.uow() as uow:
+        jobs.schedule(ctx, uow, actor.tenant_id, ONCE, datetime(2026, 1, 15, tzinfo=UTC), dedupe_key="late",
+                      customer_id=customer)  # fmt: skip
+        uow.commit()
+    seen: list[tuple[datetime, str]] = []
+
+    def watch(state: Any) -> None:
+        seen.append((state.frozen_time, str(state.progress())))
+
+    done = test_clocks.advance_test_clock(
+        ctx, actor, clock.id, datetime(2026, 4, 1, tzinfo=UTC), progress=watch
+    )
+    assert recorder.runs == [
+        (ONCE, customer, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC))
+    ]
+    assert seen == [(datetime(2026, 3, 1, tzinfo=UTC), "0.0000")]
+    assert (done.status, done.frozen_time) == (ClockStatus.READY, datetime(2026, 4, 1, tzinfo=UTC))
