@@ -30,6 +30,7 @@ from kassa.services.context import ServiceContext
 # A claimed delivery is not offered to another worker for this long; if the worker dies mid-send the
 # delivery is sent again after it (at least once: receivers dedupe on the webhook-id header).
 CLAIM = timedelta(minutes=1)
+SEND_TIME = timedelta(seconds=15)  # the sender's 10 s timeout and some
 
 
 def _view(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -208,15 +209,18 @@ def replay_delivery(ctx: ServiceContext, actor: Actor, delivery_id: str) -> Webh
     return replayed
 
 
-def deliver_due(ctx: ServiceContext, *, limit: int = 50) -> int:
+def deliver_due(ctx: ServiceContext, *, limit: int = 20) -> int:
     """The worker's share: send the deliveries that are due. Returns how many were attempted."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         due = uow.webhook_deliveries.claim_due(now, limit)
-        for delivery in due:
-            uow.webhook_deliveries.save(replace(delivery, next_attempt_at=now + CLAIM))
+        # Each claim lasts until this worker can have reached it (sends are one after another, each up
+        # to SEND_TIME), so another worker does not take over a delivery still waiting its turn here.
+        claimed = [replace(d, next_attempt_at=now + CLAIM + SEND_TIME * (i + 1)) for i, d in enumerate(due)]
+        for delivery in claimed:
+            uow.webhook_deliveries.save(delivery)
         uow.commit()
-    for delivery in due:
+    for delivery in claimed:
         try:
             _attempt(ctx, delivery)
         except NotFound:
@@ -249,8 +253,14 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
     attempts = delivery.attempts + 1
     with ctx.uow() as uow:
         # Locked, so a delete of the endpoint either went first (NotFound) or waits for this attempt's record.
-        uow.webhook_deliveries.get(delivery.tenant_id, delivery.id, for_update=True)
+        now_stored = uow.webhook_deliveries.get(delivery.tenant_id, delivery.id, for_update=True)
         current = uow.webhook_endpoints.get(delivery.tenant_id, delivery.endpoint_id)
+        # Still ours? A worker that took over a lapsed claim (and recorded its own attempt), or a replay by
+        # hand, has moved it on: this attempt is recorded, but must not overwrite the newer state.
+        ours = (now_stored.attempts, now_stored.first_attempt_at) == (
+            delivery.attempts,
+            delivery.first_attempt_at,
+        )
         uow.webhook_attempts.add(
             WebhookAttempt(
                 tenant_id=delivery.tenant_id,
@@ -271,16 +281,17 @@ def _attempt(ctx: ServiceContext, delivery: WebhookDelivery) -> None:
             if current.status != EndpointStatus.ENABLED:
                 next_at = None  # disabled during the send: stop with its other pending deliveries
             status = DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED
-        uow.webhook_deliveries.save(
-            replace(
-                delivery,
-                status=status,
-                attempts=attempts,
-                first_attempt_at=first,
-                next_attempt_at=next_at,
-                updated_at=now,
+        if ours:
+            uow.webhook_deliveries.save(
+                replace(
+                    delivery,
+                    status=status,
+                    attempts=attempts,
+                    first_attempt_at=first,
+                    next_attempt_at=next_at,
+                    updated_at=now,
+                )
             )
-        )
         if current.status != EndpointStatus.ENABLED:
             pass  # disabled during the send: its failure bookkeeping starts again when it is enabled
         elif result.ok and current.failing_since is not None:

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from kassa import worker
 from kassa.core.events import EventType
 from kassa.core.webhooks import ENDPOINT_DISABLE_AFTER, RETRY_DELAYS
-from kassa.services import events
+from kassa.services import events, webhooks
 from kassa.services.context import ServiceContext
 from tests.conftest import SettableClock, TenantAccess
 
@@ -378,3 +378,32 @@ def test_an_endpoint_deleted_while_a_delivery_is_in_flight_does_not_break_the_wo
     assert [r.path for r in receiver.requests] == ["/hooks", "/kept"]  # the batch went on
     assert [(d["status"], d["attempts"]) for d in deliveries(client, kept["id"])] == [("succeeded", 1)]
     assert worker.run_once(ctx) == 0
+
+
+def test_a_second_worker_does_not_take_deliveries_still_waiting_their_turn(
+    ctx: ServiceContext, client: TestClient, clock: SettableClock, receiver: Receiver
+) -> None:
+    """Issue 3: a worker's claim lasts until it can have reached each delivery of its batch, so a second
+    worker arriving after a slow first send does not send the rest of the batch a second time."""
+    allow_loopback(client)
+    create_endpoint(client, receiver.url, ["customer.*"])
+    for name in ("cus-1", "cus-2", "cus-3"):
+        create_customer(client, name)
+        clock.advance(timedelta(seconds=1))
+    first_send = threading.Event()
+
+    def meanwhile() -> None:  # worker A's first send is slow: 70 s pass, worker B runs a pass
+        clock.advance(timedelta(seconds=70))
+        first_send.set()
+        assert webhooks.deliver_due(ctx) == 0
+
+    receiver.release = threading.Event()
+    thread = threading.Thread(target=webhooks.deliver_due, args=(ctx,))
+    thread.start()
+    assert receiver.arrived.wait(10)
+    meanwhile()
+    receiver.release.set()
+    thread.join(timeout=30)
+    assert first_send.is_set()
+    assert len(receiver.requests) == 3
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 3
