@@ -10,6 +10,7 @@ from typing import Any
 
 
 class EventType(StrEnum):
+    TENANT_CREATED = "tenant.created"
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
     CUSTOMER_ARCHIVED = "customer.archived"
@@ -17,6 +18,7 @@ class EventType(StrEnum):
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     API_KEY_CREATED = "api_key.created"
+    API_KEY_ROTATED = "api_key.rotated"
     API_KEY_REVOKED = "api_key.revoked"
     TEST_CLOCK_CREATED = "test_clock.created"
     TEST_CLOCK_ADVANCING = "test_clock.advancing"
@@ -25,6 +27,8 @@ class EventType(StrEnum):
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
     WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
+    WEBHOOK_DELIVERY_REPLAYED = "webhook_delivery.replayed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

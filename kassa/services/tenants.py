@@ -44,9 +44,10 @@ def create_tenant(
     tenant = Tenant(id=tenant_id, name=name.strip(), settings=tenant_settings, created_at=now, updated_at=now)
     with ctx.uow() as uow:
         uow.tenants.add(tenant)
-        audit.record(
-            ctx, uow, actor, "tenant.created", object_type="tenant", object_id=tenant_id,
-            before=None, after={"name": tenant.name, **tenant_settings.to_json()}, at=now,
+        view = {"name": tenant.name, **tenant_settings.to_json()}
+        audit.changed(
+            ctx, uow, actor, EventType.TENANT_CREATED, object_type="tenant", object_id=tenant_id,
+            before=None, after=view, at=now, data={"id": tenant_id, **view},
         )  # fmt: skip
         _, token = _add_key(ctx, uow, actor, "default")
         uow.commit()
@@ -125,9 +126,10 @@ def rotate_api_key(
         else:  # a key rotated before keeps its earlier end
             uow.api_keys.expire(actor.tenant_id, key_id, now + timedelta(hours=grace_hours))
         rotated = uow.api_keys.get(actor.tenant_id, key_id)
-        audit.record(
-            ctx, uow, actor, "api_key.rotated", object_type="api_key", object_id=key_id,
+        audit.changed(
+            ctx, uow, actor, EventType.API_KEY_ROTATED, object_type="api_key", object_id=key_id,
             before=_key_view(old), after={**_key_view(rotated), "replaced_by": new.id}, at=now,
+            data={"id": key_id, "prefix": old.prefix, "replaced_by": new.id},
         )  # fmt: skip
         uow.commit()
     return new, token

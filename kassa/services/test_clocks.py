@@ -82,13 +82,10 @@ def start_advance(ctx: ServiceContext, actor: Actor, clock_id: str, to: datetime
             updated_at=now,
         )
         uow.test_clocks.save(started)
-        audit.record(
-            ctx, uow, actor, "test_clock.advanced", object_type="test_clock", object_id=clock_id,
+        audit.changed(
+            ctx, uow, actor, EventType.TEST_CLOCK_ADVANCING, object_type="test_clock", object_id=clock_id,
             before={"frozen_time": clock.frozen_time.isoformat()}, after={"frozen_time": to.isoformat()}, at=now,
-        )  # fmt: skip
-        events.emit(
-            ctx, uow, actor.tenant_id, EventType.TEST_CLOCK_ADVANCING, object_type="test_clock", object_id=clock_id,
-            data={"id": clock_id, "frozen_time": clock.frozen_time.isoformat(), "target_time": to.isoformat()}, at=now,
+            data={"id": clock_id, "frozen_time": clock.frozen_time.isoformat(), "target_time": to.isoformat()},
         )  # fmt: skip
         uow.commit()
     return started

@@ -147,9 +147,9 @@ def delete_endpoint(ctx: ServiceContext, actor: Actor, endpoint_id: str) -> None
     with ctx.uow() as uow:
         endpoint = uow.webhook_endpoints.get(actor.tenant_id, endpoint_id)
         uow.webhook_endpoints.delete(actor.tenant_id, endpoint_id)
-        audit.record(
-            ctx, uow, actor, "webhook_endpoint.deleted", object_type="webhook_endpoint", object_id=endpoint_id,
-            before=_view(endpoint), after=None, at=now,
+        audit.changed(
+            ctx, uow, actor, EventType.WEBHOOK_ENDPOINT_DELETED, object_type="webhook_endpoint", object_id=endpoint_id,
+            before=_view(endpoint), after=None, at=now, data={"id": endpoint_id, **_view(endpoint)},
         )  # fmt: skip
         uow.commit()
 
@@ -201,9 +201,10 @@ def replay_delivery(ctx: ServiceContext, actor: Actor, delivery_id: str) -> Webh
             updated_at=now,
         )
         uow.webhook_deliveries.save(replayed)
-        audit.record(
-            ctx, uow, actor, "webhook_delivery.replayed", object_type="webhook_delivery", object_id=delivery_id,
+        audit.changed(
+            ctx, uow, actor, EventType.WEBHOOK_DELIVERY_REPLAYED, object_type="webhook_delivery", object_id=delivery_id,
             before={"status": delivery.status.value}, after={"status": replayed.status.value}, at=now,
+            data={"id": delivery_id, "endpoint_id": delivery.endpoint_id, "event_id": delivery.event_id},
         )  # fmt: skip
         uow.commit()
     return replayed

@@ -270,3 +270,24 @@ def test_the_database_refuses_update_and_delete(
             sa.select(sa.func.count()).select_from(audit_events).where(audit_events.c.tenant_id == tenant.id)
         ).scalar_one()
     assert count == 3
+
+
+def test_every_audited_change_also_emits_its_event(client: TestClient) -> None:
+    """Issue 3: every state change emits an event under the same name as its audit entry, so webhook
+    receivers see what the audit log sees (rotations, deletions, replays, the tenant itself)."""
+    key = client.post("/v1/api_keys", json={"name": "k"}).json()
+    client.post(f"/v1/api_keys/{key['id']}/rotate", json={"grace_hours": 0})
+    client.patch("/v1/settings", json={"webhook_allowed_networks": ["127.0.0.0/8"]})
+    hook = client.post("/v1/webhook_endpoints", json={"url": "http://127.0.0.1:9/h"}).json()
+    client.delete(f"/v1/webhook_endpoints/{hook['id']}")
+    clock = client.post("/v1/test_clocks", json={"name": "c", "frozen_time": "2026-01-01T00:00:00Z"}).json()
+    client.post(f"/v1/test_clocks/{clock['id']}/advance", json={"frozen_time": "2026-01-02T00:00:00Z"})
+    actions = {e["action"] for e in client.get("/v1/audit_events?limit=100").json()["data"]}
+    types = {e["type"] for e in client.get("/v1/events?limit=100").json()["data"]}
+    assert actions <= types, actions - types
+    assert {
+        "tenant.created",
+        "api_key.rotated",
+        "webhook_endpoint.deleted",
+        "test_clock.advancing",
+    } <= actions
