@@ -3,11 +3,14 @@ body is a conflict; a key is forgotten after the configured time (24 h by defaul
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from kassa.core.errors import Conflict, DomainError
 from kassa.services.context import ServiceContext
+
+_KEY = re.compile(r"[!-~]{1,255}")  # as the OpenAPI document declares it (a UUID fits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,9 +22,11 @@ class Replay:
 
 def begin(ctx: ServiceContext, tenant_id: str, key: str, request_hash: str) -> Replay | None:
     """None: a new request, go ahead (then `complete` or `release`). A Replay: answer with it."""
-    if not key or len(key) > 255 or not key.isprintable():
+    if not _KEY.fullmatch(key):
         raise DomainError(
-            "invalid_idempotency_key", "An Idempotency-Key is 1 to 255 printable characters.", None
+            "invalid_idempotency_key",
+            "An Idempotency-Key is 1 to 255 visible ASCII characters (no spaces).",
+            None,
         )
     now = ctx.clock.now()
     with ctx.uow() as uow:

@@ -42,6 +42,7 @@ def create_user(ctx: ServiceContext, actor: Actor, *, email: str, name: str, rol
         updated_at=now,
     )
     with ctx.uow() as uow:
+        uow.tenants.get(actor.tenant_id)  # the CLI names tenants by hand: an unknown one is a clear 404
         uow.users.add(user)
         audit.changed(
             ctx, uow, actor, EventType.USER_CREATED, object_type="user", object_id=user.id,

@@ -125,16 +125,6 @@ class Jobs:
             values.update(due_at=retry_at)
         self.conn.execute(jobs.update().where(c.tenant_id == job.tenant_id, c.id == job.id).values(**values))
 
-    def count_pending_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> int:
-        c = jobs.c
-        query = sa.select(sa.func.count()).where(
-            c.tenant_id == tenant_id,
-            c.test_clock_id == clock_id,
-            c.status == JobStatus.PENDING.value,
-            c.due_at <= until,
-        )
-        return int(self.conn.execute(query).scalar() or 0)
-
     def list_for_clock(self, tenant_id: str, clock_id: str) -> list[Job]:
         c = jobs.c
         query = (

@@ -106,12 +106,6 @@ class TestClocks:
             .values(frozen_time=at, jobs_run=c.jobs_run + 1, updated_at=now, lease_until=lease_until)
         )
 
-    def renew_lease(self, tenant_id: str, clock_id: str, until: datetime) -> None:
-        c = test_clocks.c
-        self.conn.execute(
-            test_clocks.update().where(c.tenant_id == tenant_id, c.id == clock_id).values(lease_until=until)
-        )
-
     def release_lease(self, tenant_id: str, clock_id: str) -> None:
         c = test_clocks.c
         self.conn.execute(

@@ -55,6 +55,8 @@ def test_bad_input_prints_one_line_and_exits_2(database: Path) -> None:
     assert bad_role.stderr.startswith(
         "kassa: invalid_role: role is one of admin, finance, support, read_only."
     )
+    nobody = run("user", "create", "-t", "ten_nope", "a@b.example", "A", database=database)
+    assert (nobody.returncode, nobody.stderr) == (2, "kassa: tenant_not_found: No tenant 'ten_nope'.\n")
     naive = run("clock", "advance", "-t", tenant, "clk_x", "2027-01-01T00:00:00", database=database)
     assert naive.returncode == 2 and naive.stderr.startswith("kassa: naive_time:")
 
