@@ -7,15 +7,17 @@
    transaction) vs a raw INSERT of the same row in its own transaction.
 3. Test clock advance: N customers with monthly due work over a year, jobs per second, vs a raw loop
    doing one UPDATE transaction per job (the least a job can cost).
-4. GET /v1/customers/{id} over HTTP (auth, routing, serialization, logs, metrics) vs a raw SELECT, and\n   vs /healthz on the same server (the HTTP stack's floor).
+4. GET /v1/customers/{id} over HTTP from `kassa serve` in its own process (auth, routing, serialization,\n   logs, metrics) vs a raw SELECT, and\n   vs /healthz on the same server (the HTTP stack's floor).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +26,6 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-import uvicorn
 from dateutil.relativedelta import relativedelta
 
 from kassa import config
@@ -33,7 +34,6 @@ from kassa.adapters.webhooks.http import HttpWebhookSender
 from kassa.core.audit import system_actor
 from kassa.core.jobs import Job
 from kassa.core.money import Money
-from kassa.server import create_app
 from kassa.services import customers, jobs, tenants, test_clocks
 from kassa.services.context import ServiceContext
 from kassa.store import migrate
@@ -166,8 +166,8 @@ def bench_clock(ctx: ServiceContext, n_customers: int = 50, months: int = 12) ->
     row(f"clock advance, {count} jobs ({ctx.engine.dialect.name})", count, ours, timed(raw_updates), "jobs")
 
 
-def bench_api(ctx: ServiceContext, n: int = 1000) -> None:
-    """Over real HTTP (uvicorn in a thread, one keep-alive httpx client): the whole request path."""
+def bench_api(ctx: ServiceContext, n: int = 2000) -> None:
+    """Over real HTTP: `kassa serve` in its own process (as deployed), one keep-alive httpx client."""
     tenant, key = tenants.create_tenant(ctx, "api bench")
     customer = customers.create_customer(
         ctx, system_actor(tenant.id, "bench"), {"external_id": "api", "name": "API"}
@@ -175,22 +175,28 @@ def bench_api(ctx: ServiceContext, n: int = 1000) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    env = {**os.environ, "KASSA_DATABASE_URL": ctx.settings.database_url, "KASSA_PORT": str(port)}
+    # logs at INFO as deployed (a JSON line per request), written to nowhere
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kassa", "serve", "--no-worker"], env=env, stderr=subprocess.DEVNULL
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
-    ) as client:
-        url = f"/v1/customers/{customer.id}"
-        assert client.get(url).status_code == 200
-        ours = timed(lambda: [client.get(url) for _ in range(n)])
-        floor = timed(lambda: [client.get("/healthz") for _ in range(n)])
-    server.should_exit = True
-    thread.join()
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            url = f"/v1/customers/{customer.id}"
+            assert client.get(url).status_code == 200
+            ours = timed(lambda: [client.get(url) for _ in range(n)])
+            floor = timed(lambda: [client.get("/healthz") for _ in range(n)])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     query = sa.select(customers_table).where(
         customers_table.c.tenant_id == tenant.id, customers_table.c.id == customer.id
     )
