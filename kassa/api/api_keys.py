@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, Input, PageOut, Text200, page_of
+from kassa.api.schemas import Id, Input, Output, PageOut, Text200, page_of
 from kassa.core.access import ApiKey
 from kassa.services import tenants
 
@@ -28,7 +28,7 @@ class ApiKeyRotate(Input):
     )
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(Output):
     id: str
     name: str
     prefix: str
@@ -36,18 +36,6 @@ class ApiKeyOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
-
-    @classmethod
-    def of(cls, k: ApiKey) -> ApiKeyOut:
-        return cls(
-            id=k.id,
-            name=k.name,
-            prefix=k.prefix,
-            created_at=k.created_at,
-            expires_at=k.expires_at,
-            revoked_at=k.revoked_at,
-            last_used_at=k.last_used_at,
-        )
 
 
 class NewApiKeyOut(ApiKeyOut):

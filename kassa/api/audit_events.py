@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, Instant, PageOut, page_of
-from kassa.core.audit import ActorType, AuditEntry
+from kassa.api.schemas import Id, Instant, Output, PageOut, page_of
+from kassa.core.audit import ActorType
 from kassa.services import audit
 
 router = APIRouter(prefix="/audit_events", tags=["audit"])
 Name = Annotated[str, StringConstraints(max_length=80)]
 
 
-class AuditEventOut(BaseModel):
+class AuditEventOut(Output):
     id: str
     at: datetime
     actor_type: ActorType
@@ -27,20 +27,6 @@ class AuditEventOut(BaseModel):
     object_id: str
     changes: dict[str, dict[str, Any]]
     request_id: str | None
-
-    @classmethod
-    def of(cls, e: AuditEntry) -> AuditEventOut:
-        return cls(
-            id=e.id,
-            at=e.at,
-            actor_type=e.actor_type,
-            actor_id=e.actor_id,
-            action=e.action,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            changes=e.changes,
-            request_id=e.request_id,
-        )
 
 
 @router.get("", response_model=PageOut[AuditEventOut])

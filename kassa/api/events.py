@@ -6,17 +6,16 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, PageOut, page_of
-from kassa.core.events import Event
+from kassa.api.schemas import Id, Output, PageOut, page_of
 from kassa.services import events
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 
-class EventOut(BaseModel):
+class EventOut(Output):
     id: str
     type: str
     occurred_at: datetime
@@ -24,18 +23,6 @@ class EventOut(BaseModel):
     object_id: str
     customer_id: str | None
     data: dict[str, Any]
-
-    @classmethod
-    def of(cls, e: Event) -> EventOut:
-        return cls(
-            id=e.id,
-            type=e.type,
-            occurred_at=e.occurred_at,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            customer_id=e.customer_id,
-            data=dict(e.data),
-        )
 
 
 @router.get("", response_model=PageOut[EventOut])

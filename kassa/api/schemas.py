@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -27,6 +27,16 @@ def _utc(value: datetime) -> datetime:
 
 # An instant with its offset, turned into UTC at the edge (0001-01-01T00:00:00+00:30 has no UTC form).
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class Output(BaseModel):
+    """A response shape read straight off a core dataclass's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, item: Any) -> Self:
+        return cls.model_validate(item)
 
 
 class Input(BaseModel):

@@ -6,15 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Id, Input, PageOut, page_of
+from kassa.api.schemas import Id, Input, Output, PageOut, page_of
 from kassa.core.webhooks import (
     DeliveryStatus,
     EndpointStatus,
-    WebhookAttempt,
-    WebhookDelivery,
     WebhookEndpoint,
 )
 from kassa.services import webhooks
@@ -42,7 +40,7 @@ class EndpointUpdate(Input):
     status: Literal["enabled", "disabled"] | None = None
 
 
-class EndpointOut(BaseModel):
+class EndpointOut(Output):
     id: str
     url: str
     description: str | None
@@ -53,20 +51,6 @@ class EndpointOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, e: WebhookEndpoint) -> EndpointOut:
-        return cls(
-            id=e.id,
-            url=e.url,
-            description=e.description,
-            enabled_events=list(e.enabled_events),
-            status=e.status,
-            disabled_reason=e.disabled_reason,
-            failing_since=e.failing_since,
-            created_at=e.created_at,
-            updated_at=e.updated_at,
-        )
-
 
 class EndpointWithSecretOut(EndpointOut):
     secret: str = Field(
@@ -74,7 +58,7 @@ class EndpointWithSecretOut(EndpointOut):
     )
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Output):
     id: str
     attempted_at: datetime
     ok: bool
@@ -83,20 +67,8 @@ class AttemptOut(BaseModel):
     duration_ms: int
     response_excerpt: str
 
-    @classmethod
-    def of(cls, a: WebhookAttempt) -> AttemptOut:
-        return cls(
-            id=a.id,
-            attempted_at=a.attempted_at,
-            ok=a.ok,
-            status_code=a.status_code,
-            error=a.error,
-            duration_ms=a.duration_ms,
-            response_excerpt=a.response_excerpt,
-        )
 
-
-class DeliveryOut(BaseModel):
+class DeliveryOut(Output):
     id: str
     endpoint_id: str
     event_id: str
@@ -105,19 +77,6 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, d: WebhookDelivery) -> DeliveryOut:
-        return cls(
-            id=d.id,
-            endpoint_id=d.endpoint_id,
-            event_id=d.event_id,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at,
-            updated_at=d.updated_at,
-        )
 
 
 class DeliveryWithAttemptsOut(DeliveryOut):
