@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,15 +37,14 @@ DESCRIPTION = """kassa's API. Authenticate with `Authorization: Bearer <api key>
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(title="kassa", version=__version__, description=DESCRIPTION, openapi_url="/openapi.json")
     app.state.ctx = ctx
-    v1 = APIRouter(
-        prefix="/v1",
-        responses=problems.PROBLEM_RESPONSES,
-        dependencies=[Depends(actor), Depends(refuse_nul)],
-    )
-    for module in (customers, events, settings, api_keys, users, test_clocks, audit_events, webhooks):
-        v1.include_router(module.router)
-    app.include_router(v1)
     app.include_router(health.router)
+    for module in (customers, events, settings, api_keys, users, test_clocks, audit_events, webhooks):
+        app.include_router(
+            module.router,
+            prefix="/v1",
+            responses=problems.PROBLEM_RESPONSES,
+            dependencies=[Depends(actor), Depends(refuse_nul)],
+        )
     problems.install(app)
 
     metrics = Metrics()
