@@ -194,6 +194,13 @@ class Money:
         return money
 
     @classmethod
+    def rounded(cls, value: Decimal, currency: str, mode: RoundingMode = RoundingMode.HALF_UP) -> Money:
+        """An exact value (a quotient may carry more than 12 decimals) rounded once to the currency's
+        exponent with the named mode."""
+        exponent = _currency(currency).exponent
+        return cls(value.quantize(_quantum(exponent), rounding=_rounding(mode), context=_EXACT), currency)
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         return cls.from_minor_units(0, currency)
 
