@@ -7,8 +7,12 @@ from kassa.adapters.clock import SystemClock
 from kassa.adapters.logs import configure_logging
 from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
 from kassa.adapters.webhooks.http import HttpWebhookSender
+from kassa.services import subscriptions
 from kassa.services.context import ServiceContext
 from kassa.store.engine import create_engine
+
+# The stages whose due work (jobs) the worker and test clock advances run; importing registers the handlers.
+STAGES = (subscriptions,)
 
 
 def build_context(settings: config.Settings | None = None) -> ServiceContext:

@@ -15,11 +15,13 @@ from kassa import __version__
 from kassa.api import (
     api_keys,
     audit_events,
+    catalog,
     customers,
     events,
     health,
     problems,
     settings,
+    subscriptions,
     test_clocks,
     users,
     webhooks,
@@ -38,7 +40,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(title="kassa", version=__version__, description=DESCRIPTION, openapi_url="/openapi.json")
     app.state.ctx = ctx
     app.include_router(health.router)
-    for module in (customers, events, settings, api_keys, users, test_clocks, audit_events, webhooks):
+    for module in (
+        customers, catalog, subscriptions, events, settings, api_keys, users, test_clocks, audit_events, webhooks,
+    ):  # fmt: skip
         app.include_router(
             module.router,
             prefix="/v1",

@@ -66,6 +66,10 @@ class CustomerFields(Input):
         None, description="The parent pays: charges go on the parent's invoice."
     )
     credit_limit: MoneyModel | None = None
+    bill_cycle_day: Annotated[int, Field(ge=1, le=31)] | None = Field(
+        None,
+        description='Day of month "account"-anchored subscriptions renew on (set by the first one if empty).',
+    )
     metadata: Metadata | None = None
 
 
@@ -105,6 +109,7 @@ class CustomerOut(BaseModel):
     parent_id: str | None
     bill_to_parent: bool
     credit_limit: MoneyModel | None
+    bill_cycle_day: int | None
     metadata: dict[str, str]
     test_clock_id: str | None
     created_at: datetime
@@ -128,6 +133,7 @@ class CustomerOut(BaseModel):
             parent_id=c.parent_id,
             bill_to_parent=c.bill_to_parent,
             credit_limit=MoneyModel.of(c.credit_limit),
+            bill_cycle_day=c.bill_cycle_day,
             metadata=dict(c.metadata),
             test_clock_id=c.test_clock_id,
             created_at=c.created_at,

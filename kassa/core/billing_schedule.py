@@ -61,6 +61,8 @@ class Timeline:
         return next((s for s in self.segments if s.start <= day < s.end), None)
 
     def status_on(self, day: date) -> Status:
+        if self.end is not None and self.end <= self.start:  # canceled before it began
+            return self.end_status or Status.CANCELED
         if day < self.start:
             return Status.PENDING
         if self.end is not None and day >= self.end:
@@ -121,6 +123,16 @@ def sale_version(
     return current[-1] if current else selling[0]
 
 
+def trial_end(plan: Plan, start: date, trial_days: int | None) -> date | None:
+    """When a trial from `start` ends: the override (0: no trial), else the plan's trial phase, if any."""
+    if trial_days is not None:
+        return start + _days(trial_days) if trial_days else None
+    first = plan.phases[0]
+    if first.type is PhaseType.TRIAL and first.duration is not None:
+        return first.duration.after(start)
+    return None
+
+
 def _grid(plan: Plan, anchor: BillingAnchor, paid_start: date) -> Grid:
     if anchor.type is AnchorType.ANNIVERSARY or anchor.day is None or plan.billing_period.months is None:
         return Grid.anchored(plan.billing_period, paid_start)
@@ -179,12 +191,7 @@ class _Walk:
         self.day = sub.start
         self.terms = next((c.terms for c in sub.changes if c.kind is ChangeKind.START and c.terms), sub.terms)
         self._sell(self.terms.plan, sub.start)
-        first = self.plan.phases[0]
-        self.trial_end: date | None = None
-        if sub.trial_days is not None:
-            self.trial_end = sub.start + _days(sub.trial_days) if sub.trial_days else None
-        elif first.type is PhaseType.TRIAL and first.duration is not None:
-            self.trial_end = first.duration.after(sub.start)
+        self.trial_end = trial_end(self.plan, sub.start, sub.trial_days)
         self.paused = False
         self.phase_index = _first_paid(self.plan)
         self.grid = _grid(self.plan, sub.anchor, self.trial_end or sub.start)

@@ -403,10 +403,15 @@ def parse_catalog(document: Any) -> Catalog:
     plans: dict[str, Plan] = {}
     addons: dict[str, Addon] = {}
     families: dict[str, Family] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, dict[str, str]] = {
+        "add-on": {},
+        "product": {},
+        "plan": {},
+        "family": {},
+    }  # one namespace per kind
     for i, item in enumerate(_list(body.get("addons", []), "addons", allow_empty=True)):
         addon = _addon(item, f"addons.{i}")
-        _unique(seen, addon.code, f"addons.{i}.code", "add-on")
+        _unique(seen["add-on"], addon.code, f"addons.{i}.code", "add-on")
         addons[addon.code] = addon
     plan_paths: dict[str, str] = {}
     for i, item in enumerate(_list(body["products"], "products")):
@@ -419,12 +424,12 @@ def parse_catalog(document: Any) -> Catalog:
             if product_body.get("description") is not None
             else None,
         )
-        _unique(seen, product.code, f"{path}.code", "product")
+        _unique(seen["product"], product.code, f"{path}.code", "product")
         products[product.code] = product
         for j, plan_item in enumerate(_list(product_body["plans"], f"{path}.plans")):
             plan_path = f"{path}.plans.{j}"
             plan = _plan(plan_item, plan_path, product.code)
-            _unique(seen, plan.code, f"{plan_path}.code", "plan")
+            _unique(seen["plan"], plan.code, f"{plan_path}.code", "plan")
             plans[plan.code] = plan
             plan_paths[plan.code] = plan_path
     for code, plan in plans.items():
@@ -434,7 +439,7 @@ def parse_catalog(document: Any) -> Catalog:
         path = f"families.{i}"
         family_body = _object(item, path, {"code", "plans"}, {"name"})
         code = _code(family_body["code"], f"{path}.code")
-        _unique(seen, code, f"{path}.code", "family")
+        _unique(seen["family"], code, f"{path}.code", "family")
         members = _list(family_body["plans"], f"{path}.plans")
         for j, member in enumerate(members):
             where = f"{path}.plans.{j}"

@@ -35,6 +35,7 @@ class Customer:
     parent_id: str | None = None
     bill_to_parent: bool = False  # the parent pays: this account's charges go on the parent's invoice
     credit_limit: Money | None = None
+    bill_cycle_day: int | None = None  # day of month "account"-anchored subscriptions renew on
     metadata: Mapping[str, str] = field(default_factory=dict)
     test_clock_id: str | None = None
     created_at: datetime
@@ -61,6 +62,7 @@ class Customer:
             "payment_terms_days": self.payment_terms_days,
             "parent_id": self.parent_id,
             "bill_to_parent": self.bill_to_parent,
+            "bill_cycle_day": self.bill_cycle_day,
             "credit_limit": None
             if self.credit_limit is None
             else {"amount": self.credit_limit.amount_text(), "currency": self.credit_limit.currency},
@@ -88,7 +90,7 @@ class CustomerFilter:
 EDITABLE = frozenset(
     {
         "external_id", "name", "legal_name", "emails", "address", "currency", "locale", "time_zone",
-        "tax_ids", "payment_terms_days", "parent_id", "bill_to_parent", "credit_limit", "metadata",
+        "tax_ids", "payment_terms_days", "parent_id", "bill_to_parent", "credit_limit", "metadata", "bill_cycle_day",
     }
 )  # fmt: skip
 
@@ -134,6 +136,12 @@ def _validate(name: str, value: Any) -> Any:
             raise DomainError(
                 "invalid_payment_terms", f"Payment terms are 0 to {MAX_PAYMENT_TERMS_DAYS} days net.", name
             )
+        return value
+    if name == "bill_cycle_day":
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 31
+        ):
+            raise DomainError("invalid_bill_cycle_day", "bill_cycle_day is a day of month, 1 to 31.", name)
         return value
     if name == "bill_to_parent":
         if not isinstance(value, bool):

@@ -29,6 +29,19 @@ class EventType(StrEnum):
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
     WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
     WEBHOOK_DELIVERY_REPLAYED = "webhook_delivery.replayed"
+    CATALOG_APPLIED = "catalog.applied"
+    SUBSCRIPTION_CREATED = "subscription.created"
+    SUBSCRIPTION_TRIAL_STARTED = "subscription.trial_started"
+    SUBSCRIPTION_TRIAL_CONVERTED = "subscription.trial_converted"  # trial end: billing begins
+    SUBSCRIPTION_ACTIVATED = "subscription.activated"  # a future start came, without a trial
+    SUBSCRIPTION_CHANGED = "subscription.changed"  # plan, quantity or add-ons took effect
+    SUBSCRIPTION_CHANGE_SCHEDULED = "subscription.change_scheduled"  # a change, pause or cancellation to come
+    SUBSCRIPTION_CHANGE_WITHDRAWN = "subscription.change_withdrawn"  # an undone cancellation
+    SUBSCRIPTION_PAUSED = "subscription.paused"
+    SUBSCRIPTION_RESUMED = "subscription.resumed"
+    SUBSCRIPTION_RENEWED = "subscription.renewed"  # a fixed term began again
+    SUBSCRIPTION_CANCELED = "subscription.canceled"
+    SUBSCRIPTION_ENDED = "subscription.ended"  # a fixed term ran out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

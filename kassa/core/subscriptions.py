@@ -251,6 +251,13 @@ class Subscription:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionFilter:
+    customer_id: str | None = None
+    status: Status | None = None
+    plan: str | None = None
+
+
 def trial_days(value: Any, field_name: str = "trial_days") -> int | None:
     if value is None:
         return None

@@ -33,6 +33,7 @@ def _customer(row: sa.Row[Any]) -> Customer:
         payment_terms_days=row.payment_terms_days,
         parent_id=row.parent_id,
         bill_to_parent=row.bill_to_parent,
+        bill_cycle_day=row.bill_cycle_day,
         credit_limit=None
         if row.credit_limit_minor is None
         else Money.from_minor_units(row.credit_limit_minor, row.currency),
@@ -61,6 +62,7 @@ def _values(c: Customer) -> dict[str, Any]:
         "payment_terms_days": c.payment_terms_days,
         "parent_id": c.parent_id,
         "bill_to_parent": c.bill_to_parent,
+        "bill_cycle_day": c.bill_cycle_day,
         "credit_limit_minor": None if c.credit_limit is None else c.credit_limit.to_minor_units(),
         "metadata": dict(c.metadata),
         "test_clock_id": c.test_clock_id,

@@ -102,6 +102,7 @@ customers = sa.Table(
     sa.Column("parent_id", ID),
     sa.Column("bill_to_parent", sa.Boolean, nullable=False),
     sa.Column("credit_limit_minor", sa.BigInteger),  # in the customer's currency
+    sa.Column("bill_cycle_day", sa.SmallInteger),  # where "account"-anchored subscriptions renew together
     sa.Column("metadata", JSONDoc, nullable=False),
     sa.Column("test_clock_id", ID),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -246,4 +247,67 @@ idempotency_keys = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "key"),
     sa.Index(None, "expires_at"),
+)
+
+
+# Each applied catalog document, whole and immutable; a subscription is priced by the version in effect.
+catalog_versions = sa.Table(
+    "catalog_versions",
+    metadata,
+    _tenant(),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("effective_at", UTCDateTime, nullable=False),
+    sa.Column("document", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "number"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # the terms in effect now, kept current by the transition jobs (for listing and filtering)
+    sa.Column("plan", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("addons", JSONDoc, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("anchor_type", sa.String(20), nullable=False),
+    sa.Column("anchor_day", sa.SmallInteger),
+    sa.Column("trial_days", sa.Integer),
+    sa.Column("metadata", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("canceled_at", UTCDateTime),
+    sa.Column("ended_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+    sa.Index(None, "tenant_id", "customer_id"),
+    sa.Index(None, "tenant_id", "status"),
+)
+
+# The start and every change of a subscription, with the local day each takes effect: the schedule is
+# computed from these, so a pending change is simply one whose day has not come.
+subscription_changes = sa.Table(
+    "subscription_changes",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("subscription_id", ID, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("prorate", sa.Boolean, nullable=False),
+    sa.Column("terms", JSONDoc),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "subscription_id"], ["subscriptions.tenant_id", "subscriptions.id"]
+    ),
+    sa.Index(None, "tenant_id", "subscription_id"),
 )

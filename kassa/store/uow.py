@@ -8,11 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kassa.store.audit_events import AuditEvents
+from kassa.store.catalog_versions import CatalogVersions
 from kassa.store.customers import Customers
 from kassa.store.engine import READ_ONLY
 from kassa.store.events import Events
 from kassa.store.idempotency_keys import IdempotencyKeys
 from kassa.store.jobs import Jobs
+from kassa.store.subscriptions import Subscriptions
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
 from kassa.store.webhooks import WebhookAttempts, WebhookDeliveries, WebhookEndpoints
@@ -42,6 +44,8 @@ class UnitOfWork:
         self.webhook_deliveries = WebhookDeliveries(conn)
         self.webhook_attempts = WebhookAttempts(conn)
         self.idempotency_keys = IdempotencyKeys(conn)
+        self.catalog_versions = CatalogVersions(conn)
+        self.subscriptions = Subscriptions(conn)
         return self
 
     @property

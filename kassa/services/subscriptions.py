@@ -1,0 +1,562 @@
+"""Subscriptions: create, change, cancel, pause and resume, preview a change, read the billing schedule.
+
+Every operation appends a change with the local day it takes effect, then brings the stored subscription
+to "today" (`_sync`): status and terms follow from the timeline, each transition is an event on the
+customer's timeline, and a job is due at the next transition so a future change happens on its day — on
+the system clock, or on the customer's test clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from kassa.core.audit import Actor, system_actor
+from kassa.core.billing_schedule import (
+    Charge,
+    Timeline,
+    billing_schedule,
+    compare,
+    sale_version,
+    timeline,
+    trial_end,
+)
+from kassa.core.catalog import CatalogVersion, Direction
+from kassa.core.errors import Conflict, DomainError
+from kassa.core.events import EventType
+from kassa.core.jobs import Job
+from kassa.core.metadata import metadata
+from kassa.core.pages import Page, check_limit
+from kassa.core.periods import local_day, start_of
+from kassa.core.subscriptions import (
+    AnchorType,
+    Change,
+    ChangeKind,
+    ChangeStatus,
+    Status,
+    Subscription,
+    SubscriptionFilter,
+    Terms,
+    billing_anchor,
+    check_terms,
+    check_transition,
+    quantity,
+    require,
+    trial_days,
+)
+from kassa.services import audit, catalog, jobs
+from kassa.services.context import ServiceContext
+from kassa.services.customers import now_for
+from kassa.store.uow import UnitOfWork
+
+TRANSITION_JOB = "subscription.transition"
+HORIZON = timedelta(days=800)  # far enough to see the next transition of any plan (annual periods, trials)
+MAX_SCHEDULE_DAYS = 3700
+
+_STATUS_EVENTS = {
+    Status.TRIALING: EventType.SUBSCRIPTION_TRIAL_STARTED,
+    Status.PAUSED: EventType.SUBSCRIPTION_PAUSED,
+    Status.CANCELED: EventType.SUBSCRIPTION_CANCELED,
+    Status.ENDED: EventType.SUBSCRIPTION_ENDED,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    effective: date
+    added: list[Charge]  # what the change bills (credits negative)
+    removed: list[Charge]  # what it no longer bills
+    currency: str
+
+    @property
+    def net(self) -> Decimal:
+        return sum((c.line.amount.amount for c in self.added), Decimal(0)) - sum(
+            (c.line.amount.amount for c in self.removed), Decimal(0)
+        )
+
+
+def _today(
+    ctx: ServiceContext, uow: UnitOfWork, tenant_id: str, customer_id: str, time_zone: str
+) -> tuple[datetime, date]:
+    now = now_for(ctx, uow, uow.customers.get(tenant_id, customer_id))
+    return now, local_day(now, time_zone)
+
+
+def _timeline(
+    sub: Subscription, versions: list[CatalogVersion], today: date, until: date | None = None
+) -> Timeline:
+    return timeline(sub, versions, until or max(today, sub.start) + HORIZON)
+
+
+def _date(value: Any, field: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise DomainError("invalid_date", "Expected a date like 2027-01-31.", field) from None
+
+
+def _addons(value: Any, field: str = "addons") -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DomainError("invalid_addons", 'addons maps add-on codes to quantities: {"storage": 2}.', field)
+    return {str(code): quantity(count, f"{field}.{code}") for code, count in value.items()}
+
+
+def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, Any]) -> Subscription:
+    for required in ("customer_id", "plan"):
+        if not fields.get(required):
+            raise DomainError("required", f"{required} is required.", required)
+    terms = Terms(plan=fields["plan"], quantity=quantity(fields.get("quantity", 1), "quantity"),
+                  addons=_addons(fields.get("addons")))  # fmt: skip
+    trial = trial_days(fields.get("trial_days"))
+    meta = metadata(fields.get("metadata") or {})
+    with ctx.uow() as uow:
+        customer = uow.customers.get(actor.tenant_id, fields["customer_id"], for_update=True)
+        if customer.archived:
+            raise Conflict(
+                "customer_archived", "An archived customer takes no new subscriptions.", "customer_id"
+            )
+        now = now_for(ctx, uow, customer)
+        today = local_day(now, customer.time_zone)
+        start = _date(fields.get("start_date"), "start_date") or today
+        versions = catalog.versions(uow, actor.tenant_id)
+        if not versions:
+            raise DomainError(
+                "no_catalog", "Apply a catalog first (POST /v1/catalog or `kassa catalog apply`).", "plan"
+            )
+        version = sale_version(versions, terms.plan, customer.currency, start, customer.time_zone)
+        plan = check_terms(version.catalog, terms, customer.currency)
+        anchor = billing_anchor(fields.get("billing_anchor"), plan, customer.bill_cycle_day)
+        if anchor.type is AnchorType.ACCOUNT and anchor.day is None:
+            # the customer's first account-anchored subscription sets the day the others renew on
+            day = (trial_end(plan, start, trial) or start).day
+            anchor = replace(anchor, day=day)
+            updated = replace(customer, bill_cycle_day=day, updated_at=now)
+            uow.customers.update(updated)
+            audit.changed(
+                ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=customer.id,
+                before=customer.to_json(), after=updated.to_json(), at=now, customer_id=customer.id,
+            )  # fmt: skip
+        start_change = Change(id=ctx.new_id("sch"), kind=ChangeKind.START, effective=start, terms=terms,
+                              status=ChangeStatus.PENDING, requested_at=now)  # fmt: skip
+        sub = Subscription(
+            tenant_id=actor.tenant_id, id=ctx.new_id("sub"), customer_id=customer.id, currency=customer.currency,
+            time_zone=customer.time_zone, status=Status.PENDING, terms=terms, start=start, anchor=anchor,
+            trial_days=trial, changes=(start_change,), metadata=meta, created_at=now, updated_at=now,
+        )  # fmt: skip
+        _timeline(sub, versions, today)  # refuses what cannot be billed before anything is written
+        uow.subscriptions.add(sub)
+        audit.changed(
+            ctx, uow, actor, EventType.SUBSCRIPTION_CREATED, object_type="subscription", object_id=sub.id,
+            before=None, after=sub.to_json(), at=now, customer_id=sub.customer_id,
+        )  # fmt: skip
+        sub = _sync(ctx, uow, actor, sub, versions, now)
+        uow.commit()
+    return sub
+
+
+def _sync(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    sub: Subscription,
+    versions: list[CatalogVersion],
+    now: datetime,
+) -> Subscription:
+    """Bring the stored subscription to `now`: changes due are applied, status and terms follow the
+    timeline, each transition is an event, and a job waits for the next one."""
+    today = local_day(now, sub.time_zone)
+    tl = _timeline(sub, versions, today)
+    status = tl.status_on(today)
+    if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
+        status = Status.PAST_DUE  # collections clears it, not the calendar
+    segment = tl.on(today)
+    terms = segment.terms if segment else sub.terms
+    changes = tuple(
+        replace(c, status=ChangeStatus.APPLIED)
+        if c.status is ChangeStatus.PENDING and c.effective <= today
+        else c
+        for c in sub.changes
+    )
+    updated = replace(sub, status=status, terms=terms, changes=changes)
+    if status is Status.CANCELED and sub.canceled_at is None:
+        updated = replace(updated, canceled_at=now)
+    if status is Status.ENDED and sub.ended_at is None:
+        updated = replace(updated, ended_at=now)
+    if updated == sub:
+        _schedule_next(ctx, uow, sub, tl, today)
+        return sub
+    updated = replace(updated, updated_at=now)
+    uow.subscriptions.update(updated, sub)
+    if status is not sub.status:
+        check_transition(sub.status, status)
+        event = _STATUS_EVENTS.get(status)
+        if status is Status.ACTIVE:
+            event = {
+                Status.TRIALING: EventType.SUBSCRIPTION_TRIAL_CONVERTED,
+                Status.PAUSED: EventType.SUBSCRIPTION_RESUMED,
+            }.get(sub.status, EventType.SUBSCRIPTION_ACTIVATED)
+        if event is not None:
+            _event(ctx, uow, actor, event, sub, updated, now, {"previous_status": sub.status.value})
+    if terms != sub.terms:
+        _event(
+            ctx,
+            uow,
+            actor,
+            EventType.SUBSCRIPTION_CHANGED,
+            sub,
+            updated,
+            now,
+            {"previous": sub.terms.to_json()},
+        )
+    if segment is not None and segment.start == today and segment.start > sub.start:
+        previous = tl.on(today - timedelta(days=1))
+        if (
+            previous
+            and previous.phase_end == today
+            and previous.phase == segment.phase
+            and segment.phase.cycles
+        ):
+            _event(
+                ctx,
+                uow,
+                actor,
+                EventType.SUBSCRIPTION_RENEWED,
+                sub,
+                updated,
+                now,
+                {"term_end": str(segment.phase_end)},
+            )
+    _schedule_next(ctx, uow, updated, tl, today)
+    return updated
+
+
+def _event(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, event: EventType, before: Subscription,
+    after: Subscription, now: datetime, extra: Mapping[str, Any],
+) -> None:  # fmt: skip
+    audit.changed(
+        ctx, uow, actor, event, object_type="subscription", object_id=after.id, before=before.to_json(),
+        after=after.to_json(), at=now, customer_id=after.customer_id, data={"object": after.to_json(), **extra},
+    )  # fmt: skip
+
+
+def _schedule_next(
+    ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, tl: Timeline, today: date
+) -> None:
+    upcoming = [d for d in tl.transitions() if d > today]
+    if upcoming:
+        day = upcoming[0]
+        jobs.schedule(
+            ctx, uow, sub.tenant_id, TRANSITION_JOB, start_of(day, sub.time_zone),
+            dedupe_key=f"{sub.id}:{day.isoformat()}", customer_id=sub.customer_id, payload={"subscription_id": sub.id},
+        )  # fmt: skip
+
+
+@jobs.handles(TRANSITION_JOB)
+def _transition(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None:
+    sub = uow.subscriptions.get(job.tenant_id, job.payload["subscription_id"], for_update=True)
+    _sync(ctx, uow, system_actor(job.tenant_id, "scheduler"), sub, catalog.versions(uow, job.tenant_id), now)
+
+
+# ---- reads ---------------------------------------------------------------------------------------------
+
+
+def get_subscription(ctx: ServiceContext, actor: Actor, subscription_id: str) -> Subscription:
+    with ctx.uow(read_only=True) as uow:
+        return uow.subscriptions.get(actor.tenant_id, subscription_id)
+
+
+def list_subscriptions(
+    ctx: ServiceContext,
+    actor: Actor,
+    where: SubscriptionFilter,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[Subscription]:
+    with ctx.uow(read_only=True) as uow:
+        return uow.subscriptions.list(actor.tenant_id, where, limit=check_limit(limit), cursor=cursor)
+
+
+def get_schedule(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, *, start: date | None, end: date | None
+) -> tuple[Subscription, date, date, list[Charge]]:
+    """The charges due in [start, end) (default: from the subscription's start, for a year)."""
+    with ctx.uow(read_only=True) as uow:
+        sub = uow.subscriptions.get(actor.tenant_id, subscription_id)
+        versions = catalog.versions(uow, actor.tenant_id)
+        rounding = uow.tenants.get(actor.tenant_id).settings.rounding_mode
+    first = start or sub.start
+    last = end or first + timedelta(days=366)
+    if last <= first or (last - first).days > MAX_SCHEDULE_DAYS:
+        raise DomainError("invalid_range", f"to is after from, at most {MAX_SCHEDULE_DAYS} days later.", "to")
+    tl = timeline(sub, versions, last)
+    charges = billing_schedule(tl, sub.currency, rounding, until=last)
+    return sub, first, last, [c for c in charges if c.due >= first]
+
+
+# ---- changes -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Resolved:
+    change: Change
+    sub: Subscription  # with the change appended
+
+
+def _resolve_change(
+    sub: Subscription, versions: list[CatalogVersion], fields: Mapping[str, Any], now: datetime, new_id: str
+) -> _Resolved:
+    """The change asked for, with its effective day and proration from the plan's policy or the override."""
+    today = local_day(now, sub.time_zone)
+    tl = _timeline(sub, versions, today)
+    status = tl.status_on(today)
+    if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
+        status = Status.PAST_DUE
+    require(status, "change")
+    asked = {k: v for k, v in fields.items() if k in ("plan", "quantity", "addons") and v is not None}
+    if not asked:
+        raise DomainError("nothing_to_change", "Give a plan, a quantity or add-ons to change.", None)
+    when, explicit_day = fields.get("when"), _date(fields.get("effective_date"), "effective_date")
+    base_day = max(today, sub.start)
+    provisional = explicit_day or base_day
+    segment = tl.on(provisional) or tl.on(base_day) or (tl.segments[0] if tl.segments else None)
+    if segment is None:
+        raise Conflict("invalid_state", "The subscription has no terms left to change.")
+    current = segment.terms
+    target = Terms(
+        plan=asked.get("plan", current.plan),
+        quantity=quantity(asked["quantity"], "quantity") if "quantity" in asked else current.quantity,
+        addons=_addons(asked["addons"]) if "addons" in asked else dict(current.addons),
+    )
+    if target == current:
+        raise DomainError("nothing_to_change", "These are the terms the subscription already has.", None)
+    version = sale_version(versions, target.plan, sub.currency, provisional, sub.time_zone)
+    check_terms(version.catalog, target, sub.currency)
+    plan = segment.plan
+    if target.plan != current.plan:
+        # family order from the version selling the new plan, or the one the current plan was sold at
+        # (a retired plan's family is in its own version)
+        families = (
+            version
+            if current.plan in version.catalog.plans
+            else next(v for v in versions if v.number == segment.version)
+        )
+        direction = families.catalog.direction(current.plan, target.plan)
+    else:
+        more = target.quantity > current.quantity or any(
+            count > current.addons.get(code, 0) for code, count in target.addons.items()
+        )
+        direction = Direction.UPGRADE if more else Direction.DOWNGRADE
+    policy = plan.policy(direction).value
+    when = when or ("now" if policy != "end_of_period" else "end_of_period")
+    if when == "now":
+        effective = base_day
+    elif when == "end_of_period":
+        effective = tl.period_end(base_day)
+    elif when == "date":
+        if explicit_day is None:
+            raise DomainError("required", 'effective_date is required with when="date".', "effective_date")
+        effective = explicit_day
+    else:
+        raise DomainError("invalid_when", "when is now, end_of_period or date.", "when")
+    if effective < base_day:
+        raise DomainError("effective_in_past", "A change takes effect today or later.", "effective_date")
+    proration = fields.get("proration")
+    if proration not in (None, "prorate", "none"):
+        raise DomainError("invalid_proration", "proration is prorate or none.", "proration")
+    prorate = proration != "none" if proration else policy != "immediate_no_proration"
+    _check_before_end(tl, effective)
+    change = Change(
+        id=new_id,
+        kind=ChangeKind.CHANGE,
+        effective=effective,
+        prorate=prorate,
+        terms=target,
+        requested_at=now,
+    )
+    return _Resolved(change=change, sub=replace(sub, changes=(*sub.changes, change)))
+
+
+def _check_before_end(tl: Timeline, day: date) -> None:
+    if tl.end is not None and day >= tl.end:
+        raise Conflict(
+            "after_end",
+            f"The subscription ends on {tl.end.isoformat()}; nothing can take effect after that.",
+            "effective_date",
+        )
+
+
+def _load(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, subscription_id: str
+) -> tuple[Subscription, list[CatalogVersion], datetime]:
+    sub = uow.subscriptions.get(actor.tenant_id, subscription_id, for_update=True)
+    now, _ = _today(ctx, uow, actor.tenant_id, sub.customer_id, sub.time_zone)
+    return sub, catalog.versions(uow, actor.tenant_id), now
+
+
+def _record(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, sub: Subscription, change: Change,
+    versions: list[CatalogVersion], now: datetime,
+) -> Subscription:  # fmt: skip
+    """Store a new change and bring the subscription to today; a change still to come is an event now."""
+    with_change = replace(sub, changes=(*sub.changes, change), updated_at=now)
+    _timeline(with_change, versions, local_day(now, sub.time_zone))  # refuses what cannot be billed
+    uow.subscriptions.update(with_change, sub)
+    if change.effective > local_day(now, sub.time_zone):
+        _event(
+            ctx,
+            uow,
+            actor,
+            EventType.SUBSCRIPTION_CHANGE_SCHEDULED,
+            sub,
+            with_change,
+            now,
+            {"change": change.to_json()},
+        )
+    return _sync(ctx, uow, actor, with_change, versions, now)
+
+
+def change_subscription(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any]
+) -> Subscription:
+    with ctx.uow() as uow:
+        sub, versions, now = _load(ctx, uow, actor, subscription_id)
+        resolved = _resolve_change(sub, versions, fields, now, ctx.new_id("sch"))
+        updated = _record(ctx, uow, actor, sub, resolved.change, versions, now)
+        uow.commit()
+    return updated
+
+
+def preview_change(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any], *, at: datetime | None
+) -> Preview:
+    """What the change would credit and charge if made at `at` (default now): the schedules with and
+    without it, compared from the effective day to the end of the period after it. Nothing is written."""
+    with ctx.uow(read_only=True) as uow:
+        sub = uow.subscriptions.get(actor.tenant_id, subscription_id)
+        versions = catalog.versions(uow, actor.tenant_id)
+        now = at or _today(ctx, uow, actor.tenant_id, sub.customer_id, sub.time_zone)[0]
+        rounding = uow.tenants.get(actor.tenant_id).settings.rounding_mode
+    resolved = _resolve_change(sub, versions, fields, now, "preview")
+    effective = resolved.change.effective
+    after_tl = _timeline(resolved.sub, versions, effective)
+    until = after_tl.period_end(effective) + timedelta(days=1)
+    before = billing_schedule(timeline(sub, versions, until), sub.currency, rounding, until=until)
+    after = billing_schedule(timeline(resolved.sub, versions, until), sub.currency, rounding, until=until)
+    added, removed = compare(
+        [c for c in before if c.due >= effective], [c for c in after if c.due >= effective]
+    )
+    return Preview(effective=effective, added=added, removed=removed, currency=sub.currency)
+
+
+def cancel_subscription(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any]
+) -> Subscription:
+    """Now (credit for the unused part, or none) or at the end of the period, or on a date."""
+    with ctx.uow() as uow:
+        sub, versions, now = _load(ctx, uow, actor, subscription_id)
+        require(sub.status, "cancel")
+        today = local_day(now, sub.time_zone)
+        tl = _timeline(sub, versions, today)
+        when = fields.get("when") or "now"
+        if when == "now":
+            effective = today  # before a future start: it never begins
+        elif when == "end_of_period":
+            effective = tl.period_end(max(today, sub.start))
+        elif when == "date":
+            effective = _date(fields.get("effective_date"), "effective_date") or today
+            if effective < today:
+                raise DomainError(
+                    "effective_in_past", "A cancellation takes effect today or later.", "effective_date"
+                )
+        else:
+            raise DomainError("invalid_when", "when is now, end_of_period or date.", "when")
+        proration = fields.get("proration") or "prorate"
+        if proration not in ("prorate", "none"):
+            raise DomainError(
+                "invalid_proration", "proration is prorate (credit the unused part) or none.", "proration"
+            )
+        pending = sub.pending_cancellation
+        if pending is not None:
+            sub_without = replace(sub, changes=tuple(
+                replace(c, status=ChangeStatus.WITHDRAWN) if c.id == pending.id else c for c in sub.changes
+            ))  # fmt: skip
+            uow.subscriptions.update(sub_without, sub)
+            sub = sub_without
+            tl = _timeline(sub, versions, today)
+        _check_before_end(tl, effective)
+        change = Change(id=ctx.new_id("sch"), kind=ChangeKind.CANCEL, effective=effective,
+                        prorate=proration == "prorate", requested_at=now)  # fmt: skip
+        updated = _record(ctx, uow, actor, sub, change, versions, now)
+        uow.commit()
+    return updated
+
+
+def undo_cancellation(ctx: ServiceContext, actor: Actor, subscription_id: str) -> Subscription:
+    with ctx.uow() as uow:
+        sub, versions, now = _load(ctx, uow, actor, subscription_id)
+        require(sub.status, "undo the cancellation of")
+        pending = sub.pending_cancellation
+        if pending is None:
+            raise Conflict("no_pending_cancellation", "The subscription has no cancellation to undo.")
+        updated = replace(sub, updated_at=now, changes=tuple(
+            replace(c, status=ChangeStatus.WITHDRAWN) if c.id == pending.id else c for c in sub.changes
+        ))  # fmt: skip
+        uow.subscriptions.update(updated, sub)
+        _event(
+            ctx,
+            uow,
+            actor,
+            EventType.SUBSCRIPTION_CHANGE_WITHDRAWN,
+            sub,
+            updated,
+            now,
+            {"change": pending.to_json()},
+        )
+        updated = _sync(ctx, uow, actor, updated, versions, now)
+        uow.commit()
+    return updated
+
+
+def _pause_or_resume(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any], kind: ChangeKind
+) -> Subscription:
+    action = "pause" if kind is ChangeKind.PAUSE else "resume"
+    with ctx.uow() as uow:
+        sub, versions, now = _load(ctx, uow, actor, subscription_id)
+        today = local_day(now, sub.time_zone)
+        effective = _date(fields.get("effective_date"), "effective_date") or today
+        if effective < today:
+            raise DomainError(
+                "effective_in_past", f"A {action} takes effect today or later.", "effective_date"
+            )
+        tl = _timeline(sub, versions, today)
+        status = tl.status_on(effective)
+        if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
+            status = Status.PAST_DUE
+        require(status, action)
+        _check_before_end(tl, effective)
+        change = Change(id=ctx.new_id("sch"), kind=kind, effective=effective, prorate=True, requested_at=now)
+        updated = _record(ctx, uow, actor, sub, change, versions, now)
+        uow.commit()
+    return updated
+
+
+def pause_subscription(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any]
+) -> Subscription:
+    return _pause_or_resume(ctx, actor, subscription_id, fields, ChangeKind.PAUSE)
+
+
+def resume_subscription(
+    ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any]
+) -> Subscription:
+    return _pause_or_resume(ctx, actor, subscription_id, fields, ChangeKind.RESUME)
