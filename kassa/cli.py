@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import date as date_type
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
+from kassa.core.billing_schedule import Charge
 from kassa.core.errors import DomainError
+from kassa.core.subscriptions import Subscription
 from kassa.core.test_clocks import ClockStatus, TestClock
 from kassa.services.context import ServiceContext
 
@@ -25,7 +28,15 @@ db = typer.Typer(help="The database schema.", no_args_is_help=True)
 tenant = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 user = typer.Typer(help="Staff users.", no_args_is_help=True)
 clock = typer.Typer(help="Test clocks.", no_args_is_help=True)
+catalog = typer.Typer(
+    help="The catalog: products, plans, prices (versioned documents).", no_args_is_help=True
+)
+subscription = typer.Typer(
+    help="Subscriptions: create, change, cancel, pause, resume, schedule.", no_args_is_help=True
+)
 app.add_typer(db, name="db")
+app.add_typer(catalog, name="catalog")
+app.add_typer(subscription, name="subscription")
 app.add_typer(tenant, name="tenant")
 app.add_typer(user, name="user")
 app.add_typer(clock, name="clock")
@@ -174,6 +185,278 @@ def clock_advance(
     if result.status == ClockStatus.FAILED:
         raise DomainError("clock_failed", result.error or "a job failed", None)
     typer.echo(f"{result.id} at {result.frozen_time.isoformat()} ({result.jobs_run} jobs run)")
+
+
+def _instant(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise DomainError("invalid_time", "Give an instant like 2027-01-01T00:00:00+00:00.", field) from None
+    if parsed.tzinfo is None:
+        raise DomainError(
+            "naive_time", "Give the time with its offset, e.g. 2027-01-01T00:00:00+00:00.", field
+        )
+    return parsed
+
+
+def _document(path: Path) -> object:
+    """A catalog file, YAML or JSON (JSON is YAML)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise DomainError("file_unreadable", f"Cannot read {path}: {error.strerror}.", "FILE") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DomainError("invalid_yaml", f"{path} is not valid YAML{where}.", "FILE") from None
+
+
+@catalog.command("apply")
+def catalog_apply(
+    tenant_id: TenantOption,
+    file: Annotated[Path, typer.Argument(help="The catalog document, YAML or JSON.")],
+    effective_at: Annotated[str | None, typer.Option(help="ISO instant with offset; default now.")] = None,
+) -> None:
+    """Validate a catalog file and apply it as the next version. An error names the path in the file."""
+    from kassa.services.catalog import apply_catalog
+
+    _, ctx = _context()
+    document = _document(file)
+    applied = apply_catalog(
+        ctx, system_actor(tenant_id, "cli"), document, effective_at=_instant(effective_at, "effective_at")
+    )
+    plans = len(applied.version.catalog.plans)
+    typer.echo(
+        f"catalog version {applied.number} ({plans} plans) in effect from {applied.effective_at.isoformat()}"
+    )
+
+
+@catalog.command("show")
+def catalog_show(
+    tenant_id: TenantOption,
+    version: Annotated[
+        int | None, typer.Option(help="A version number; default the one in effect now.")
+    ] = None,
+) -> None:
+    """Print a catalog version as JSON."""
+    from kassa.services.catalog import get_catalog, get_version
+
+    _, ctx = _context()
+    actor = system_actor(tenant_id, "cli")
+    applied = get_version(ctx, actor, version) if version else get_catalog(ctx, actor)
+    out = {
+        "number": applied.number,
+        "effective_at": applied.effective_at.isoformat(),
+        "document": applied.document,
+    }
+    typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+def _addons(values: list[str] | None) -> dict[str, int] | None:
+    if not values:
+        return None
+    addons = {}
+    for value in values:
+        code, _, count = value.partition("=")
+        if not count.isdigit():
+            raise DomainError("invalid_addons", f"{value!r}: give add-ons as code=quantity.", "--addon")
+        addons[code] = int(count)
+    return addons
+
+
+def _print_subscription(sub: Subscription) -> None:
+    pending = [f"{c.kind.value} on {c.effective}" for c in sub.changes if c.status.value == "pending"]
+    addons = ", ".join(f"{k}×{v}" for k, v in sub.terms.addons.items()) or "no add-ons"
+    typer.echo(
+        f"{sub.id} {sub.status.value} {sub.terms.plan} ×{sub.terms.quantity} ({addons}) {sub.currency} "
+        f"from {sub.start}" + (f"; pending: {'; '.join(pending)}" if pending else "")
+    )
+
+
+AddonOption = Annotated[list[str] | None, typer.Option("--addon", help="code=quantity; repeat for more.")]
+WhenOption = Annotated[
+    str | None, typer.Option(help="now, end_of_period or date (default: the plan's policy).")
+]
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Effective local day, YYYY-MM-DD (when=date).")
+]
+ProrationOption = Annotated[str | None, typer.Option(help="prorate or none (default: the plan's policy).")]
+
+
+@subscription.command("create")
+def subscription_create(
+    tenant_id: TenantOption,
+    customer_id: str,
+    plan: str,
+    quantity: int = 1,
+    addon: AddonOption = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start day YYYY-MM-DD (default today; may be past or future).")
+    ] = None,
+    trial_days: Annotated[int | None, typer.Option(help="Override the plan's trial; 0 for none.")] = None,
+    anchor: Annotated[
+        str, typer.Option(help="anniversary, account, or a day of month 1-31 (calendar billing).")
+    ] = "anniversary",
+) -> None:
+    """Subscribe a customer to a plan."""
+    from kassa.services.subscriptions import create_subscription
+
+    _, ctx = _context()
+    billing_anchor: dict[str, object] = {"type": anchor}
+    if anchor.isdigit():
+        billing_anchor = {"type": "day_of_month", "day": int(anchor)}
+    fields = {"customer_id": customer_id, "plan": plan, "quantity": quantity, "addons": _addons(addon),
+              "start_date": start, "trial_days": trial_days, "billing_anchor": billing_anchor}  # fmt: skip
+    _print_subscription(create_subscription(ctx, system_actor(tenant_id, "cli"), fields))
+
+
+def _change_fields(plan: str | None, quantity: int | None, addon: list[str] | None, when: str | None,
+                   date: str | None, proration: str | None) -> dict[str, object]:  # fmt: skip
+    fields = {"plan": plan, "quantity": quantity, "addons": _addons(addon), "when": when,
+              "effective_date": date, "proration": proration}  # fmt: skip
+    if date and not when:
+        fields["when"] = "date"
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@subscription.command("change")
+def subscription_change(
+    tenant_id: TenantOption, subscription_id: str, plan: str | None = None, quantity: int | None = None,
+    addon: AddonOption = None, when: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
+) -> None:  # fmt: skip
+    """Change plan, quantity or add-ons (--addon lists the add-ons to have afterwards)."""
+    from kassa.services.subscriptions import change_subscription
+
+    _, ctx = _context()
+    fields = _change_fields(plan, quantity, addon, when, date, proration)
+    _print_subscription(change_subscription(ctx, system_actor(tenant_id, "cli"), subscription_id, fields))
+
+
+@subscription.command("preview")
+def subscription_preview(
+    tenant_id: TenantOption, subscription_id: str, plan: str | None = None, quantity: int | None = None,
+    addon: AddonOption = None, when: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
+) -> None:  # fmt: skip
+    """What a change would credit and charge now, without making it."""
+    from kassa.services.subscriptions import preview_change
+
+    _, ctx = _context()
+    fields = _change_fields(plan, quantity, addon, when, date, proration)
+    preview = preview_change(ctx, system_actor(tenant_id, "cli"), subscription_id, fields, at=None)
+    typer.echo(f"effective {preview.effective}")
+    _print_charges(preview.added, "charges")
+    _print_charges(preview.removed, "no longer billed")
+    typer.echo(f"net {preview.net} {preview.currency}")
+
+
+@subscription.command("cancel")
+def subscription_cancel(
+    tenant_id: TenantOption, subscription_id: str,
+    when: Annotated[str, typer.Option(help="now, end_of_period or date.")] = "now", date: DateOption = None,
+    proration: Annotated[str, typer.Option(help="prorate (credit the unused part) or none.")] = "prorate",
+) -> None:  # fmt: skip
+    """Cancel now, at the end of the period, or on a date."""
+    from kassa.services.subscriptions import cancel_subscription
+
+    _, ctx = _context()
+    fields = {
+        "when": "date" if date and when == "now" else when,
+        "effective_date": date,
+        "proration": proration,
+    }
+    _print_subscription(cancel_subscription(ctx, system_actor(tenant_id, "cli"), subscription_id, fields))
+
+
+@subscription.command("undo-cancel")
+def subscription_undo_cancel(tenant_id: TenantOption, subscription_id: str) -> None:
+    """Withdraw a pending cancellation."""
+    from kassa.services.subscriptions import undo_cancellation
+
+    _, ctx = _context()
+    _print_subscription(undo_cancellation(ctx, system_actor(tenant_id, "cli"), subscription_id))
+
+
+@subscription.command("pause")
+def subscription_pause(tenant_id: TenantOption, subscription_id: str, date: DateOption = None) -> None:
+    """Stop billing from today (or --date); the unused part already billed is credited."""
+    from kassa.services.subscriptions import pause_subscription
+
+    _, ctx = _context()
+    fields = {"effective_date": date} if date else {}
+    _print_subscription(pause_subscription(ctx, system_actor(tenant_id, "cli"), subscription_id, fields))
+
+
+@subscription.command("resume")
+def subscription_resume(tenant_id: TenantOption, subscription_id: str, date: DateOption = None) -> None:
+    """Bill again from today (or --date); the rest of the period is charged."""
+    from kassa.services.subscriptions import resume_subscription
+
+    _, ctx = _context()
+    fields = {"effective_date": date} if date else {}
+    _print_subscription(resume_subscription(ctx, system_actor(tenant_id, "cli"), subscription_id, fields))
+
+
+@subscription.command("list")
+def subscription_list(
+    tenant_id: TenantOption, customer: Annotated[str | None, typer.Option(help="A customer id.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, trialing, active, paused, past_due, canceled, ended.")] = None,
+) -> None:  # fmt: skip
+    """Subscriptions, newest first (up to 100)."""
+    from kassa.core.subscriptions import Status, SubscriptionFilter
+    from kassa.services.subscriptions import list_subscriptions
+
+    _, ctx = _context()
+    try:
+        wanted = Status(status) if status else None
+    except ValueError:
+        raise DomainError("invalid_status", f"{status!r} is not a subscription status.", "--status") from None
+    where = SubscriptionFilter(customer_id=customer, status=wanted)
+    for item in list_subscriptions(ctx, system_actor(tenant_id, "cli"), where, limit=100).items:
+        _print_subscription(item)
+
+
+@subscription.command("schedule")
+def subscription_schedule(
+    tenant_id: TenantOption, subscription_id: str,
+    start: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD; default the start date.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD, exclusive; default a year later.")] = None,
+) -> None:  # fmt: skip
+    """The charges due: in advance at period starts, in arrears at period ends, prorations at changes."""
+    from kassa.services.subscriptions import get_schedule
+
+    _, ctx = _context()
+    sub, first, last, charges = get_schedule(ctx, system_actor(tenant_id, "cli"), subscription_id,
+                                             start=_day(start, "--from"), end=_day(end, "--to"))  # fmt: skip
+    _print_charges(charges, f"{sub.id} from {first} to {last}")
+
+
+def _day(value: str | None, field: str) -> date_type | None:
+    if value is None:
+        return None
+    try:
+        return date_type.fromisoformat(value)
+    except ValueError:
+        raise DomainError("invalid_date", "Give a day as YYYY-MM-DD.", field) from None
+
+
+def _print_charges(charges: list[Charge], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("due", "kind", "what", "service period", "qty", "amount"):
+        table.add_column(column, justify="right" if column in ("qty", "amount") else "left")
+    for c in charges:
+        line = c.line
+        table.add_row(str(c.due), c.kind.value, line.description, f"{line.start} – {line.end}", str(line.quantity),
+                      str(line.amount))  # fmt: skip
+    Console().print(table)
 
 
 def main() -> None:

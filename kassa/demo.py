@@ -1,19 +1,21 @@
 """`kassa demo`: a small business on an embedded SQLite database, then the API served on it.
 
-Later stages grow this into months of a simulated business; for now: a tenant with its settings, a few
-customers (one a child billed to its parent, one on a test clock), a webhook-ready API.
+Later stages grow this into months of a simulated business; for now: a tenant with its settings, the
+example catalog (examples/catalog.yaml), a few customers with subscriptions (one a child billed to its
+parent), and one customer on a test clock whose subscription is walked through a trial, an upgrade and
+five months of renewals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
-from kassa.services import customers, health, tenants, test_clocks, users
+from kassa.services import catalog, customers, health, subscriptions, tenants, test_clocks, users
 from kassa.services.context import ServiceContext
 
 SETTINGS = {
@@ -47,6 +49,26 @@ CUSTOMERS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+CATALOG = Path(__file__).resolve().parents[1] / "examples" / "catalog.yaml"
+
+# (customer, plan, quantity, add-ons, start, anchor)
+SUBSCRIPTIONS: list[tuple[str, str, int, dict[str, int], str, dict[str, Any]]] = [
+    ("acme", "team-monthly", 12, {"storage-100gb-monthly": 2}, "2026-09-01", {"type": "anniversary"}),
+    ("acme-rotterdam", "starter-monthly", 3, {}, "2026-10-15", {"type": "account"}),
+    ("brightline", "business-annual", 20, {}, "2026-03-01", {"type": "anniversary"}),
+    ("zurich-labs", "professional-contract", 40, {"after-hours-contract": 40}, "2026-06-10", {"type": "day_of_month", "day": 1}),
+]  # fmt: skip
+
+
+def _catalog(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
+    import yaml
+
+    document = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    applied = catalog.apply_catalog(ctx, actor, document, effective_at=datetime(2025, 1, 1, tzinfo=UTC))
+    plans = ", ".join(applied.version.catalog.plans)
+    say(f"catalog version {applied.number} from {CATALOG.name}: {plans}")
+
+
 def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
     """Create the demo business; returns the API key."""
     schema = health.upgrade_database(ctx)
@@ -58,6 +80,7 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
         ctx, actor, email="finance@nordlicht.example", name="Frieda Finanz", role_name="finance"
     )
     say(f"staff user {admin.id} {admin.email} ({admin.role.value})")
+    _catalog(ctx, actor, say)
     ids: dict[str, str] = {}
     for spec in CUSTOMERS:
         fields = {k: v for k, v in spec.items() if k != "parent"}
@@ -69,14 +92,42 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
         say(
             f"customer {customer.id} {customer.name} ({customer.currency}, {customer.address.country if customer.address else '-'}{parent})"
         )
+    for external_id, plan, quantity, addons, start, anchor in SUBSCRIPTIONS:
+        sub = subscriptions.create_subscription(ctx, actor, {
+            "customer_id": ids[external_id], "plan": plan, "quantity": quantity, "addons": addons,
+            "start_date": start, "billing_anchor": anchor,
+        })  # fmt: skip
+        say(f"subscription {sub.id} {external_id}: {plan} ×{quantity} from {start} ({sub.status.value})")
     clock = test_clocks.create_test_clock(
-        ctx, actor, name="demo clock", frozen_time=datetime(2026, 1, 1, tzinfo=UTC)
+        ctx, actor, name="demo clock", frozen_time=datetime(2026, 1, 1, 9, tzinfo=UTC)
     )
     sim = customers.create_customer(
         ctx, actor, {"external_id": "sim-1", "name": "Simulated GmbH", "test_clock_id": clock.id}
     )
     say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id}")
+    _simulate(ctx, actor, clock.id, sim.id, say)
     return key
+
+
+def _simulate(
+    ctx: ServiceContext, actor: Any, clock_id: str, customer_id: str, say: Callable[[str], None]
+) -> None:
+    """A trial that converts, an upgrade in the middle of a period, months of renewals."""
+    sub = subscriptions.create_subscription(
+        ctx, actor, {"customer_id": customer_id, "plan": "team-monthly", "quantity": 5}
+    )
+    say(f"  {sub.id} team-monthly ×5: {sub.status.value} (14-day trial, then 3 discounted months)")
+    test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 2, 20, 9, tzinfo=UTC))
+    preview = subscriptions.preview_change(
+        ctx, actor, sub.id, {"plan": "business-monthly", "quantity": 8}, at=None
+    )
+    say(f"  2026-02-20 advice of charge for business-monthly ×8: net {preview.net} {preview.currency}")
+    sub = subscriptions.change_subscription(ctx, actor, sub.id, {"plan": "business-monthly", "quantity": 8})
+    say(f"  2026-02-20 upgraded: {sub.terms.plan} ×{sub.terms.quantity} ({sub.status.value})")
+    test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 6, 1, 9, tzinfo=UTC))
+    _, _, _, charges = subscriptions.get_schedule(ctx, actor, sub.id, start=None, end=date(2026, 6, 2))
+    total = sum((c.line.amount.amount for c in charges), start=0)
+    say(f"  2026-06-01: {len(charges)} charges so far, {total} {sub.currency} in all")
 
 
 def run(*, directory: Path, host: str, port: int, serve: bool) -> None:

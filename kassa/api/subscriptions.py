@@ -144,7 +144,7 @@ class ChargeOut(BaseModel):
     prorated: bool
     quantity: int
     unit_price: str = Field(description="Per billing period and unit.")
-    amount: MoneyModel
+    total: MoneyModel = Field(description="The line's amount, rounded once; negative for a credit.")
 
     @classmethod
     def of(cls, c: Charge) -> ChargeOut:
@@ -153,7 +153,7 @@ class ChargeOut(BaseModel):
             due_date=c.due, kind=c.kind.value, key=line.key, description=line.description,
             timing=line.timing.value, period_start=line.period_start, period_end=line.period_end,
             service_start=line.start, service_end=line.end, prorated=c.prorated, quantity=line.quantity,
-            unit_price=format(line.unit_price, "f"), amount=MoneyModel(amount=line.amount.amount_text(), currency=line.amount.currency),
+            unit_price=format(line.unit_price, "f"), total=MoneyModel(amount=line.amount.amount_text(), currency=line.amount.currency),
         )  # fmt: skip
 
 

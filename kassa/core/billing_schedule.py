@@ -185,6 +185,7 @@ class _Walk:
         self.end_status: Status | None = None
         self.end_prorate = True
         self.applied: set[int] = set()
+        self.switch_at: date | None = None
 
     def run(self) -> Timeline:
         sub = self.sub
@@ -315,9 +316,9 @@ class _Walk:
             candidates.append(self.trial_end)
         elif self.phase_end is not None:
             candidates.append(self.phase_end)
-        switch = self._switch_day()
-        if switch is not None:
-            candidates.append(switch)
+        self.switch_at = self._switch_day()  # remembered: once the walk stands on it, "next" is later
+        if self.switch_at is not None:
+            candidates.append(self.switch_at)
         later = [d for d in candidates if d > self.day]
         return min(later) if later else None
 
@@ -339,7 +340,7 @@ class _Walk:
             else:
                 self.phase_index += 1
                 self._enter_phase(day)
-        if self._switch_day() == day:
+        if self.switch_at == day:
             newer = [v for v in self._newer() if _version_day(v, self.sub.time_zone) <= day]
             if newer:
                 self._switch(newer[-1], day)

@@ -25,7 +25,7 @@ from kassa.core.billing_schedule import (
     trial_end,
 )
 from kassa.core.catalog import CatalogVersion, Direction
-from kassa.core.errors import Conflict, DomainError
+from kassa.core.errors import Conflict, DomainError, NotFound
 from kassa.core.events import EventType
 from kassa.core.jobs import Job
 from kassa.core.metadata import metadata
@@ -117,7 +117,12 @@ def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, 
     trial = trial_days(fields.get("trial_days"))
     meta = metadata(fields.get("metadata") or {})
     with ctx.uow() as uow:
-        customer = uow.customers.get(actor.tenant_id, fields["customer_id"], for_update=True)
+        try:
+            customer = uow.customers.get(actor.tenant_id, fields["customer_id"], for_update=True)
+        except NotFound:
+            raise DomainError(
+                "customer_not_found", f"No customer {fields['customer_id']!r}.", "customer_id"
+            ) from None
         if customer.archived:
             raise Conflict(
                 "customer_archived", "An archived customer takes no new subscriptions.", "customer_id"
@@ -132,16 +137,21 @@ def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, 
             )
         version = sale_version(versions, terms.plan, customer.currency, start, customer.time_zone)
         plan = check_terms(version.catalog, terms, customer.currency)
-        anchor = billing_anchor(fields.get("billing_anchor"), plan, customer.bill_cycle_day)
+        # "account": the paying account's bill cycle day (the parent's for a child billed to it), so its
+        # subscriptions renew together and land on one invoice
+        account = uow.customers.get(actor.tenant_id, customer.parent_id, for_update=True) if (
+            customer.bill_to_parent and customer.parent_id
+        ) else customer  # fmt: skip
+        anchor = billing_anchor(fields.get("billing_anchor"), plan, account.bill_cycle_day)
         if anchor.type is AnchorType.ACCOUNT and anchor.day is None:
-            # the customer's first account-anchored subscription sets the day the others renew on
+            # the account's first account-anchored subscription sets the day the others renew on
             day = (trial_end(plan, start, trial) or start).day
             anchor = replace(anchor, day=day)
-            updated = replace(customer, bill_cycle_day=day, updated_at=now)
+            updated = replace(account, bill_cycle_day=day, updated_at=now)
             uow.customers.update(updated)
             audit.changed(
-                ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=customer.id,
-                before=customer.to_json(), after=updated.to_json(), at=now, customer_id=customer.id,
+                ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=account.id,
+                before=account.to_json(), after=updated.to_json(), at=now, customer_id=account.id,
             )  # fmt: skip
         start_change = Change(id=ctx.new_id("sch"), kind=ChangeKind.START, effective=start, terms=terms,
                               status=ChangeStatus.PENDING, requested_at=now)  # fmt: skip

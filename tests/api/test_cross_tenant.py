@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from pydantic import BaseModel
 
+from kassa.api import subscriptions as subscriptions_api
 from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
 from kassa.api.api_keys import ApiKeyRotate
 from kassa.api.customers import CustomerUpdate
@@ -36,6 +37,8 @@ PARAMETERS = {
     "endpoint_id": ("endpoint", "webhook_endpoint_not_found"),
     "delivery_id": ("delivery", "webhook_delivery_not_found"),
     "event_id": ("event", "event_not_found"),
+    "subscription_id": ("subscription", "subscription_not_found"),
+    "number": ("catalog_version", "catalog_version_not_found"),
 }
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
@@ -45,6 +48,10 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
     ApiKeyRotate: {"grace_hours": 0},
     clocks_api.TestClockAdvance: {"frozen_time": "2027-01-01T00:00:00Z"},
     EndpointUpdate: {"description": "Taken by A", "status": "disabled"},
+    subscriptions_api.ChangeIn: {"quantity": 2},
+    subscriptions_api.PreviewIn: {"quantity": 2},
+    subscriptions_api.CancelIn: {"when": "now"},
+    subscriptions_api.EffectiveIn: {},
 }
 
 
@@ -125,6 +132,23 @@ def world(ctx: ServiceContext) -> Iterator[World]:
             ),
             201,
         )
+        plan = {"code": "b-plan", "name": "B Secret Plan", "billing_period": "month",
+                "phases": [{"type": "evergreen", "prices": {"EUR": {"flat": "10.00"}}}]}  # fmt: skip
+        document = {"products": [{"code": "b-product", "name": "B Product", "plans": [plan]}]}
+        for effective_at in ("2025-01-01T00:00:00Z", "2025-06-01T00:00:00Z"):  # B's versions 1 and 2
+            _ok(client.post("/v1/catalog", json={"document": document, "effective_at": effective_at},
+                            headers=hb), 201)  # fmt: skip
+        a_plan = {**plan, "code": "a-plan", "name": "A Plan"}
+        a_document = {"products": [{"code": "a-product", "name": "A Product", "plans": [a_plan]}]}
+        _ok(
+            client.post("/v1/catalog", json={"document": a_document}, headers=a.headers), 201
+        )  # A's version 1
+        subscription = _ok(
+            client.post(
+                "/v1/subscriptions", json={"customer_id": parent["id"], "plan": "b-plan"}, headers=hb
+            ),
+            201,
+        )
         user = _ok(
             client.post(
                 "/v1/users",
@@ -160,6 +184,8 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "delivery": delivery["id"],
                 "event": created[0]["id"],
                 "tenant": b.id,
+                "subscription": subscription["id"],
+                "catalog_version": "2",  # numbered per tenant: A has only 1, so A's 2 is nothing
             },
             b_extra_key=extra_key["key"],
             b_secrets=[
@@ -174,6 +200,7 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "b-parent",
                 "127.0.0.1:9/hook",
                 "127.0.0.0/8",
+                "B Secret Plan",
             ],
             a_customer=a_customer["id"],
         )
@@ -198,6 +225,9 @@ def snapshot(w: World) -> dict[str, Any]:
         "audit": "/v1/audit_events?limit=100",
         "settings": "/v1/settings",
         "customers": "/v1/customers?limit=100",
+        "subscription": f"/v1/subscriptions/{ids['subscription']}",
+        "schedule": f"/v1/subscriptions/{ids['subscription']}/schedule",
+        "catalog": "/v1/catalog/versions/2",
     }
     seen = {name: _ok(c.get(path, headers=hb)) for name, path in reads.items()}
     for key in seen["keys"]["data"]:
@@ -230,7 +260,7 @@ def _body(op: Operation) -> dict[str, Any] | None:
 def _normalised(response: Response, ids: dict[str, str]) -> dict[str, Any]:
     text = response.text
     for kind, value in ids.items():
-        text = text.replace(value, f"<{kind}>")
+        text = text.replace(f"'{value}'", f"'<{kind}>'")  # the id echoed in `detail`
     body: dict[str, Any] = json.loads(text)
     body.pop("request_id")
     return body
@@ -243,6 +273,7 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
     before = snapshot(w)
     # ids of B's shape that exist nowhere: B's object must be indistinguishable from these
     ghosts = {kind: ctx.new_id(value.split("_")[0]) for kind, value in w.b_ids.items()}
+    ghosts["catalog_version"] = "987654321"
     app = w.client.app
     walked: set[tuple[str, str]] = set()
     for op in api_operations(app):
@@ -263,7 +294,7 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
             assert (problem["status"], problem["code"], problem["title"]) == (404, expected_code, "Not found")
             requested = {PARAMETERS[name][0] for name in op.params}
             for kind, value in w.b_ids.items():
-                if kind not in requested:  # the requested id is echoed back in `detail`, nothing else
+                if kind not in requested and len(value) > 1:  # the requested id is echoed in `detail`
                     assert value not in response.text, f"{label} leaks B's {kind}"
             for secret in w.b_secrets:
                 assert secret not in response.text, f"{label} leaks {secret!r}"
@@ -340,7 +371,8 @@ def test_lists_and_filters_never_show_another_tenants_objects(world: World) -> N
         response = c.get(op.path, params={"limit": 100} if op.path != "/v1/settings" else None, headers=ha)
         assert response.status_code == 200, (op.path, response.text)
         for kind, value in ids.items():
-            assert value not in response.text, f"GET {op.path} shows B's {kind}"
+            if len(value) > 1:  # not B's catalog version number, a digit
+                assert value not in response.text, f"GET {op.path} shows B's {kind}"
         for secret in w.b_secrets:
             assert secret not in response.text, f"GET {op.path} shows {secret!r}"
     customers = _ok(c.get("/v1/customers", headers=ha))["data"]
@@ -349,7 +381,7 @@ def test_lists_and_filters_never_show_another_tenants_objects(world: World) -> N
     assert [k["id"] for k in keys] == [w.a.actor.id]
     assert _ok(c.get("/v1/settings", headers=ha))["webhook_allowed_networks"] == []
     audited = {e["object_id"] for e in _ok(c.get("/v1/audit_events?limit=100", headers=ha))["data"]}
-    assert audited == {w.a.id, w.a.actor.id, w.a_customer}
+    assert audited == {w.a.id, w.a.actor.id, w.a_customer, "1"}  # "1": A's catalog version
     assert snapshot(w) == before
 
 
@@ -374,6 +406,13 @@ def test_creating_with_another_tenants_references_is_refused(ctx: ServiceContext
             assert (problem["code"], problem["field"]) == (code, field)
             answers.append(_normalised(response, {kind: value}))
         assert answers[0] == answers[1]
+    answers = []
+    for value in (ids["customer"], ctx.new_id("cus")):
+        response = c.post("/v1/subscriptions", json={"customer_id": value, "plan": "a-plan"}, headers=ha)
+        assert response.status_code == 422, response.text
+        assert (response.json()["code"], response.json()["field"]) == ("customer_not_found", "customer_id")
+        answers.append(_normalised(response, {"customer": value}))
+    assert answers[0] == answers[1]
     response = c.patch(f"/v1/customers/{w.a_customer}", json={"parent_id": ids["customer"]}, headers=ha)
     assert response.status_code == 422, response.text
     assert (response.json()["code"], response.json()["field"]) == ("parent_not_found", "parent_id")

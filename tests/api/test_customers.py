@@ -78,6 +78,7 @@ def test_create_with_every_field_then_get(client: TestClient) -> None:
         "parent_id": None,
         "bill_to_parent": False,
         "credit_limit": {"amount": "5000.00", "currency": "EUR"},
+        "bill_cycle_day": None,
         "metadata": {"segment": "enterprise", "crm": "hubspot"},
         "test_clock_id": None,
         "created_at": "2026-01-01T09:00:00Z",
