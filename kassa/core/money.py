@@ -194,11 +194,12 @@ class Money:
         return money
 
     @classmethod
-    def rounded(cls, value: Decimal, currency: str, mode: RoundingMode = RoundingMode.HALF_UP) -> Money:
+    def rounded(cls, value: Decimal, code: str, mode: RoundingMode = RoundingMode.HALF_UP) -> Money:
         """An exact value (a quotient may carry more than 12 decimals) rounded once to the currency's
         exponent with the named mode."""
-        exponent = _currency(currency).exponent
-        return cls(value.quantize(_quantum(exponent), rounding=_rounding(mode), context=_EXACT), currency)
+        info = currency(code)  # a known code, or the error
+        rounded = value.quantize(_quantum(info.exponent), rounding=_rounding(mode), context=_EXACT)
+        return cls._trusted(rounded, info.code)  # rounded to the exponent: nothing left to check
 
     @classmethod
     def zero(cls, currency: str) -> Money:

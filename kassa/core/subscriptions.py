@@ -31,10 +31,12 @@ class Status(StrEnum):
     ENDED = "ended"
 
 
-# The one state machine. PAST_DUE is set by collections; the rest follow from the timeline.
+# The one state machine: where a status may lead. PAST_DUE is set by collections; the rest follow from
+# the timeline on their day. A job that finds several days of transitions at once (a back-dated start, a
+# worker that was down) moves along this graph in one step, so the calendar's shortcuts are edges too.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.TRIALING, Status.ACTIVE, Status.CANCELED}),
-    Status.TRIALING: frozenset({Status.ACTIVE, Status.CANCELED}),
+    Status.PENDING: frozenset({Status.TRIALING, Status.ACTIVE, Status.PAUSED, Status.CANCELED, Status.ENDED}),
+    Status.TRIALING: frozenset({Status.ACTIVE, Status.PAUSED, Status.CANCELED, Status.ENDED}),
     Status.ACTIVE: frozenset({Status.PAUSED, Status.PAST_DUE, Status.CANCELED, Status.ENDED}),
     Status.PAUSED: frozenset({Status.ACTIVE, Status.CANCELED, Status.ENDED}),
     Status.PAST_DUE: frozenset({Status.ACTIVE, Status.PAUSED, Status.CANCELED, Status.ENDED}),
