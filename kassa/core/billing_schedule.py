@@ -118,7 +118,13 @@ def sale_version(
         v for v in versions if plan in v.catalog.plans and currency in v.catalog.plans[plan].currencies
     ]
     if not selling:
-        raise DomainError("plan_not_found", f"No catalog version sells plan {plan!r} in {currency}.", "plan")
+        if any(plan in v.catalog.plans for v in versions):
+            raise DomainError(
+                "price_missing",
+                f"Plan {plan!r} has no {currency} price; a subscription is in its customer's currency.",
+                "plan",
+            )
+        raise DomainError("plan_not_found", f"The catalog has no plan {plan!r}.", "plan")
     current = [v for v in selling if _version_day(v, time_zone) <= day]
     return current[-1] if current else selling[0]
 

@@ -302,7 +302,7 @@ def _phases(value: Any, path: str) -> tuple[Phase, ...]:
         last = i == len(phases) - 1
         if phase.type in (PhaseType.EVERGREEN, PhaseType.FIXED_TERM) and not last:
             raise _fail(
-                f"{where}.type", f"A {phase.type.value} phase is the last phase: nothing comes after it."
+                f"{where}.type", f"The {phase.type.value} phase is the last phase: nothing comes after it."
             )
         if last and phase.type not in (PhaseType.EVERGREEN, PhaseType.FIXED_TERM):
             raise _fail(

@@ -36,7 +36,7 @@ class EventType(StrEnum):
     SUBSCRIPTION_ACTIVATED = "subscription.activated"  # a future start came, without a trial
     SUBSCRIPTION_CHANGED = "subscription.changed"  # plan, quantity or add-ons took effect
     SUBSCRIPTION_CHANGE_SCHEDULED = "subscription.change_scheduled"  # a change, pause or cancellation to come
-    SUBSCRIPTION_CHANGE_WITHDRAWN = "subscription.change_withdrawn"  # an undone cancellation
+    SUBSCRIPTION_CHANGE_WITHDRAWN = "subscription.change_withdrawn"  # undone, or replaced by a later request
     SUBSCRIPTION_PAUSED = "subscription.paused"
     SUBSCRIPTION_RESUMED = "subscription.resumed"
     SUBSCRIPTION_RENEWED = "subscription.renewed"  # a fixed term began again

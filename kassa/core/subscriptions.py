@@ -108,7 +108,7 @@ def billing_anchor(
             )
     elif day is not None:
         raise DomainError(
-            "invalid_billing_anchor", f"A {kind.value} anchor takes no day.", f"{field_name}.day"
+            "invalid_billing_anchor", f"The {kind.value} anchor takes no day.", f"{field_name}.day"
         )
     if kind is AnchorType.ACCOUNT:
         day = bill_cycle_day

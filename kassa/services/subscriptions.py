@@ -17,6 +17,7 @@ from typing import Any
 from kassa.core.audit import Actor, system_actor
 from kassa.core.billing_schedule import (
     Charge,
+    Segment,
     Timeline,
     billing_schedule,
     compare,
@@ -188,22 +189,16 @@ def _sync(
         status = Status.PAST_DUE  # collections clears it, not the calendar
     segment = tl.on(today)
     terms = segment.terms if segment else sub.terms
-    changes = tuple(
-        replace(c, status=ChangeStatus.APPLIED)
-        if c.status is ChangeStatus.PENDING and c.effective <= today
-        else c
-        for c in sub.changes
-    )
+    ended = tl.end if tl.end is not None and tl.end <= today else None
+    changes = tuple(_settled(c, today, ended) for c in sub.changes)
     updated = replace(sub, status=status, terms=terms, changes=changes)
     if status is Status.CANCELED and sub.canceled_at is None:
         updated = replace(updated, canceled_at=now)
     if status is Status.ENDED and sub.ended_at is None:
         updated = replace(updated, ended_at=now)
-    if updated == sub:
-        _schedule_next(ctx, uow, sub, tl, today)
-        return sub
-    updated = replace(updated, updated_at=now)
-    uow.subscriptions.update(updated, sub)
+    if updated != sub:
+        updated = replace(updated, updated_at=now)
+        uow.subscriptions.update(updated, sub)
     if status is not sub.status:
         check_transition(sub.status, status)
         event = _STATUS_EVENTS.get(status)
@@ -225,26 +220,39 @@ def _sync(
             now,
             {"previous": sub.terms.to_json()},
         )
-    if segment is not None and segment.start == today and segment.start > sub.start:
-        previous = tl.on(today - timedelta(days=1))
-        if (
-            previous
-            and previous.phase_end == today
-            and previous.phase == segment.phase
-            and segment.phase.cycles
-        ):
-            _event(
-                ctx,
-                uow,
-                actor,
-                EventType.SUBSCRIPTION_RENEWED,
-                sub,
-                updated,
-                now,
-                {"term_end": str(segment.phase_end)},
-            )
+    if segment is not None and segment.start == today > sub.start and _renews(tl, segment):
+        _event(
+            ctx,
+            uow,
+            actor,
+            EventType.SUBSCRIPTION_RENEWED,
+            sub,
+            updated,
+            now,
+            {"term_end": str(segment.phase_end)},
+        )
     _schedule_next(ctx, uow, updated, tl, today)
     return updated
+
+
+def _settled(change: Change, today: date, end: date | None) -> Change:
+    """A pending change on or before today took effect, unless the subscription had ended by its day."""
+    if change.status is not ChangeStatus.PENDING or change.effective > today:
+        return change
+    if end is not None and change.kind is not ChangeKind.CANCEL and change.effective >= end:
+        return replace(change, status=ChangeStatus.WITHDRAWN)  # it never took effect
+    return replace(change, status=ChangeStatus.APPLIED)
+
+
+def _renews(tl: Timeline, segment: Segment) -> bool:
+    """The segment starts the next term of a fixed-term phase."""
+    previous = tl.on(segment.start - timedelta(days=1))
+    return bool(
+        previous
+        and previous.phase_end == segment.start
+        and previous.phase == segment.phase
+        and segment.phase.cycles
+    )
 
 
 def _event(
@@ -440,6 +448,18 @@ def change_subscription(
     with ctx.uow() as uow:
         sub, versions, now = _load(ctx, uow, actor, subscription_id)
         resolved = _resolve_change(sub, versions, fields, now, ctx.new_id("sch"))
+        # a pending change to come later was computed from terms this one replaces: it is withdrawn
+        stale = [c for c in sub.changes if c.kind is ChangeKind.CHANGE and c.status is ChangeStatus.PENDING
+                 and c.effective > resolved.change.effective]  # fmt: skip
+        if stale:
+            withdrawn = replace(sub, updated_at=now, changes=tuple(
+                replace(c, status=ChangeStatus.WITHDRAWN) if c in stale else c for c in sub.changes
+            ))  # fmt: skip
+            uow.subscriptions.update(withdrawn, sub)
+            for change in stale:
+                _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_WITHDRAWN, sub, withdrawn, now,
+                       {"change": change.to_json(), "replaced_by": resolved.change.id})  # fmt: skip
+            sub = withdrawn
         updated = _record(ctx, uow, actor, sub, resolved.change, versions, now)
         uow.commit()
     return updated
