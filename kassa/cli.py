@@ -249,7 +249,7 @@ def catalog_show(
 
     _, ctx = _context()
     actor = system_actor(tenant_id, "cli")
-    applied = get_version(ctx, actor, version) if version else get_catalog(ctx, actor)
+    applied = get_version(ctx, actor, version) if version else get_catalog(ctx, actor, at=None)
     out = {
         "number": applied.number,
         "effective_at": applied.effective_at.isoformat(),
@@ -281,7 +281,7 @@ def _print_subscription(sub: Subscription) -> None:
 
 AddonOption = Annotated[list[str] | None, typer.Option("--addon", help="code=quantity; repeat for more.")]
 WhenOption = Annotated[
-    str | None, typer.Option(help="now, end_of_period or date (default: the plan's policy).")
+    str | None, typer.Option("--when", help="now, end_of_period or date (default: the plan's policy).")
 ]
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Effective local day, YYYY-MM-DD (when=date).")
@@ -328,26 +328,26 @@ def _change_fields(plan: str | None, quantity: int | None, addon: list[str] | No
 @subscription.command("change")
 def subscription_change(
     tenant_id: TenantOption, subscription_id: str, plan: str | None = None, quantity: int | None = None,
-    addon: AddonOption = None, when: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
+    addon: AddonOption = None, moment: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
 ) -> None:  # fmt: skip
     """Change plan, quantity or add-ons (--addon lists the add-ons to have afterwards)."""
     from kassa.services.subscriptions import change_subscription
 
     _, ctx = _context()
-    fields = _change_fields(plan, quantity, addon, when, date, proration)
+    fields = _change_fields(plan, quantity, addon, moment, date, proration)
     _print_subscription(change_subscription(ctx, system_actor(tenant_id, "cli"), subscription_id, fields))
 
 
 @subscription.command("preview")
 def subscription_preview(
     tenant_id: TenantOption, subscription_id: str, plan: str | None = None, quantity: int | None = None,
-    addon: AddonOption = None, when: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
+    addon: AddonOption = None, moment: WhenOption = None, date: DateOption = None, proration: ProrationOption = None,
 ) -> None:  # fmt: skip
     """What a change would credit and charge now, without making it."""
     from kassa.services.subscriptions import preview_change
 
     _, ctx = _context()
-    fields = _change_fields(plan, quantity, addon, when, date, proration)
+    fields = _change_fields(plan, quantity, addon, moment, date, proration)
     preview = preview_change(ctx, system_actor(tenant_id, "cli"), subscription_id, fields, at=None)
     typer.echo(f"effective {preview.effective}")
     _print_charges(preview.added, "charges")
@@ -358,7 +358,7 @@ def subscription_preview(
 @subscription.command("cancel")
 def subscription_cancel(
     tenant_id: TenantOption, subscription_id: str,
-    when: Annotated[str, typer.Option(help="now, end_of_period or date.")] = "now", date: DateOption = None,
+    moment: Annotated[str, typer.Option("--when", help="now, end_of_period or date.")] = "now", date: DateOption = None,
     proration: Annotated[str, typer.Option(help="prorate (credit the unused part) or none.")] = "prorate",
 ) -> None:  # fmt: skip
     """Cancel now, at the end of the period, or on a date."""
@@ -366,7 +366,7 @@ def subscription_cancel(
 
     _, ctx = _context()
     fields = {
-        "when": "date" if date and when == "now" else when,
+        "when": "date" if date and moment == "now" else moment,
         "effective_date": date,
         "proration": proration,
     }

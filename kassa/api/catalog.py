@@ -61,10 +61,12 @@ def apply_catalog(body: CatalogApply, ctx: Ctx, actor: Caller) -> CatalogVersion
 
 @router.get("", response_model=CatalogVersionOut)
 def get_catalog(
-    ctx: Ctx, actor: Caller, at: Annotated[Instant | None, Query(description="Default: now.")] = None
+    ctx: Ctx,
+    actor: Caller,
+    moment: Annotated[Instant | None, Query(alias="at", description="Default: now.")] = None,
 ) -> CatalogVersionOut:
     """The version in effect at `at`."""
-    return CatalogVersionOut.of(catalog.get_catalog(ctx, actor, at=at))
+    return CatalogVersionOut.of(catalog.get_catalog(ctx, actor, at=moment))
 
 
 @router.get("/versions", response_model=CatalogVersionList)

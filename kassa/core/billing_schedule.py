@@ -408,10 +408,11 @@ class _Walk:
                 start=self.day, end=stop, status=status, terms=self.terms, version=self.version.number,
                 plan=self.plan, phase=trial_phase if self.trial_end is not None else self.phase,
                 trial_end=self.trial_end, phase_end=self.phase_end, grid=self.grid, components=components,
-                setup=tuple(self.setup) if status is not Status.PAUSED else (), prorate=self.prorate,
+                setup=tuple(self.setup) if status is Status.ACTIVE else (), prorate=self.prorate,
             )
         )  # fmt: skip
-        self.setup = []
+        if status is Status.ACTIVE:
+            self.setup = []  # setup fees wait for billing to begin: after a trial, or a pause
 
 
 def _days(n: int) -> timedelta:

@@ -94,7 +94,7 @@ class Plan:
     product: str
     billing_period: BillingPeriod
     phases: tuple[Phase, ...]
-    addons_available: frozenset[str] = frozenset()
+    addons_available: tuple[str, ...] = ()  # in the document's order (error paths point into it)
     addons_included: Mapping[str, int] = field(default_factory=dict)
     upgrade_policy: ChangePolicy = ChangePolicy.IMMEDIATE
     downgrade_policy: ChangePolicy = ChangePolicy.END_OF_PERIOD
@@ -346,13 +346,13 @@ def _plan(value: Any, path: str, product: str) -> Plan:
         {"code", "name", "billing_period", "phases"},
         {"addons", "change_policy", "requires_payment_method"},
     )
-    available: frozenset[str] = frozenset()
+    available: tuple[str, ...] = ()
     included: dict[str, int] = {}
     if "addons" in body:
         where = f"{path}.addons"
         addons = _object(body["addons"], where, set(), {"available", "included"})
         names = _list(addons.get("available", []), f"{where}.available", allow_empty=True)
-        available = frozenset(_code(n, f"{where}.available.{i}") for i, n in enumerate(names))
+        available = tuple(_code(n, f"{where}.available.{i}") for i, n in enumerate(names))
         raw = addons.get("included", {})
         if not isinstance(raw, dict):
             raise _fail(f"{where}.included", "included maps add-on codes to quantities: {sso: 1}.")
@@ -466,8 +466,8 @@ def parse_catalog(document: Any) -> Catalog:
 
 
 def _check_addons(plan: Plan, addons: Mapping[str, Addon], path: str) -> None:
-    for code in sorted(plan.addons_available):
-        where = f"{path}.addons.available.{sorted(plan.addons_available).index(code)}"
+    for i, code in enumerate(plan.addons_available):
+        where = f"{path}.addons.available.{i}"
         addon = addons.get(code)
         if addon is None:
             raise _fail(where, f"No add-on {code!r} in this catalog.", "addon_not_found")

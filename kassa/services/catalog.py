@@ -113,7 +113,7 @@ def apply_catalog(
     return _applied(actor.tenant_id, row)
 
 
-def get_catalog(ctx: ServiceContext, actor: Actor, *, at: datetime | None = None) -> AppliedCatalog:
+def get_catalog(ctx: ServiceContext, actor: Actor, *, at: datetime | None) -> AppliedCatalog:
     """The version in effect at `at` (default: now)."""
     with ctx.uow(read_only=True) as uow:
         rows = uow.catalog_versions.all(actor.tenant_id)

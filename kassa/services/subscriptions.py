@@ -165,7 +165,7 @@ def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, 
         uow.subscriptions.add(sub)
         audit.changed(
             ctx, uow, actor, EventType.SUBSCRIPTION_CREATED, object_type="subscription", object_id=sub.id,
-            before=None, after=sub.to_json(), at=now, customer_id=sub.customer_id,
+            before=None, after=sub.to_json(), at=now, customer_id=sub.customer_id, data={"object": sub.to_json()},
         )  # fmt: skip
         sub = _sync(ctx, uow, actor, sub, versions, now)
         uow.commit()
@@ -502,7 +502,12 @@ def cancel_subscription(
         elif when == "end_of_period":
             effective = tl.period_end(max(today, sub.start))
         elif when == "date":
-            effective = _date(fields.get("effective_date"), "effective_date") or today
+            day = _date(fields.get("effective_date"), "effective_date")
+            if day is None:
+                raise DomainError(
+                    "required", 'effective_date is required with when="date".', "effective_date"
+                )
+            effective = day
             if effective < today:
                 raise DomainError(
                     "effective_in_past", "A cancellation takes effect today or later.", "effective_date"
@@ -520,6 +525,8 @@ def cancel_subscription(
                 replace(c, status=ChangeStatus.WITHDRAWN) if c.id == pending.id else c for c in sub.changes
             ))  # fmt: skip
             uow.subscriptions.update(sub_without, sub)
+            _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_WITHDRAWN, sub, sub_without, now,
+                   {"change": pending.to_json()})  # fmt: skip
             sub = sub_without
             tl = _timeline(sub, versions, today)
         _check_before_end(tl, effective)

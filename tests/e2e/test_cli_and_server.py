@@ -67,10 +67,50 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
     ).stdout  # fmt: skip
     lines = out.splitlines()
-    assert lines[0] == f"database ready at schema 0001: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert lines[0] == f"database ready at schema 0002: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
     assert sum(line.startswith("customer cus_") for line in lines) == 4
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
+    assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)
+    subscribed = [line.split(": ", 1)[1] for line in lines if line.startswith("subscription sub_")]
+    assert subscribed == [
+        "team-monthly ×12 from 2026-09-01 (active)",
+        "starter-monthly ×3 from 2026-10-15 (active)",
+        "business-annual ×20 from 2026-03-01 (active)",
+        "professional-contract ×40 from 2026-06-10 (active)",
+    ]
+    # the test-clock customer: a trial, an upgrade mid-period, renewals
+    assert any(
+        line.endswith("team-monthly ×5: trialing (14-day trial, then 3 discounted months)") for line in lines
+    )
+    assert "  2026-02-20 upgraded: business-monthly ×8 (active)" in lines
+    assert any(line.startswith("  2026-06-01: ") for line in lines)
     assert any(line.startswith("API key (shown once): kassa_") for line in lines)
+
+
+def test_catalog_apply_and_subscriptions_from_the_cli(database: Path, tmp_path: Path) -> None:
+    """Issue 4: `kassa catalog apply FILE` names the path of a bad price and writes nothing; a good file
+    becomes version 1, and a subscription is created, previewed and canceled from the command line."""
+    tenant_id = run("tenant", "create", "Cli", database=database, check=True).stdout.split()[1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "products:\n  - code: app\n    name: App\n    plans:\n      - code: basic\n        name: Basic\n"
+        "        billing_period: month\n        phases:\n          - {type: evergreen, prices: {EUR: {flat: 9.5}}}\n"
+    )
+    refused = run("catalog", "apply", "-t", tenant_id, str(bad), database=database)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        'kassa: invalid_amount: A price is a string like "12.34" (a float would not be exact). '
+        "[products.0.plans.0.phases.0.prices.EUR.flat]"
+    )
+    assert run("catalog", "show", "-t", tenant_id, database=database).returncode == 2  # still none
+    bad.write_text(bad.read_text().replace("flat: 9.5", 'flat: "9.50"'))
+    applied = run("catalog", "apply", "-t", tenant_id, str(bad), "--effective-at", "2025-01-01T00:00:00+00:00",
+                  database=database, check=True)  # fmt: skip
+    assert applied.stdout.strip() == "catalog version 1 (1 plans) in effect from 2025-01-01T00:00:00+00:00"
+    missing = run("subscription", "create", "-t", tenant_id, "cus_nobody", "basic", database=database)
+    assert (missing.returncode, missing.stderr.strip()) == (
+        2, "kassa: customer_not_found: No customer 'cus_nobody'. [customer_id]"
+    )  # fmt: skip
 
 
 def free_port() -> int:
