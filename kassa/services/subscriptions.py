@@ -25,7 +25,7 @@ from kassa.core.billing_schedule import (
     timeline,
     trial_end,
 )
-from kassa.core.catalog import CatalogVersion, Direction
+from kassa.core.catalog import CatalogVersion, Direction, PhaseType
 from kassa.core.errors import Conflict, DomainError, NotFound
 from kassa.core.events import EventType
 from kassa.core.jobs import Job
@@ -245,13 +245,13 @@ def _settled(change: Change, today: date, end: date | None) -> Change:
 
 
 def _renews(tl: Timeline, segment: Segment) -> bool:
-    """The segment starts the next term of a fixed-term phase."""
+    """The segment starts the next term of a fixed-term phase (at the same or at a new version's prices)."""
     previous = tl.on(segment.start - timedelta(days=1))
     return bool(
         previous
         and previous.phase_end == segment.start
-        and previous.phase == segment.phase
-        and segment.phase.cycles
+        and previous.plan.code == segment.plan.code
+        and previous.phase.type is segment.phase.type is PhaseType.FIXED_TERM
     )
 
 

@@ -897,6 +897,25 @@ def test_a_fixed_term_renewal_is_an_event(client: TestClient, clock_id: str, cus
     assert renewed["data"][0]["data"]["term_end"] == "2028-01-15"
 
 
+def test_a_renewal_into_new_prices_is_a_renewal_too(
+    client: TestClient, clock_id: str, customer_id: str
+) -> None:
+    """Issue 4: a fixed term that renews at a newer catalog version's prices is still `renewed`."""
+    sub = subscribe(client, customer_id, "professional-contract", quantity=10)
+    document = yaml.safe_load(EXAMPLE.read_text())
+    contract = next(p for p in document["products"][1]["plans"] if p["code"] == "professional-contract")
+    contract["phases"][0]["prices"]["EUR"]["per_unit"] = "37.00"
+    ok(client.post("/v1/catalog", json={"document": document, "effective_at": "2026-06-01T00:00:00Z"}), 201)
+
+    advance(client, clock_id, "2027-01-15T00:00:00Z")
+
+    assert events_of(client, customer_id, sub["id"])[-1] == ("subscription.renewed", "2027-01-15T00:00:00Z")
+    assert lines(client, sub["id"], **{"from": "2027-01-15", "to": "2027-01-16"}) == [
+        ("2027-01-15", "recurring", "plan.flat", "2027-01-15", "2027-02-15", "225.00"),
+        ("2027-01-15", "recurring", "plan.per_unit", "2027-01-15", "2027-02-15", "370.00"),
+    ]
+
+
 def test_a_term_that_ends_ends_the_subscription(client: TestClient, clock_id: str) -> None:
     apply_catalog(client, SMALL)
     customer_id = new_customer(client, clock_id)
