@@ -184,9 +184,7 @@ def _sync(
     timeline, each transition is an event, and a job waits for the next one."""
     today = local_day(now, sub.time_zone)
     tl = _timeline(sub, versions, today)
-    status = tl.status_on(today)
-    if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
-        status = Status.PAST_DUE  # collections clears it, not the calendar
+    status = _status_on(sub, tl, today)
     segment = tl.on(today)
     terms = segment.terms if segment else sub.terms
     ended = tl.end if tl.end is not None and tl.end <= today else None
@@ -232,6 +230,28 @@ def _sync(
             {"term_end": str(segment.phase_end)},
         )
     _schedule_next(ctx, uow, updated, tl, today)
+    return updated
+
+
+def _status_on(sub: Subscription, tl: Timeline, day: date) -> Status:
+    """The timeline's status on `day`; past due stays until collections clears it, not the calendar."""
+    status = tl.status_on(day)
+    return Status.PAST_DUE if sub.status is Status.PAST_DUE and status is Status.ACTIVE else status
+
+
+def _withdraw(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, sub: Subscription, changes: list[Change],
+    now: datetime, extra: Mapping[str, Any],
+) -> Subscription:  # fmt: skip
+    """Pending changes undone before their day: stored as withdrawn, each an event."""
+    ids = {c.id for c in changes}
+    updated = replace(sub, updated_at=now, changes=tuple(
+        replace(c, status=ChangeStatus.WITHDRAWN) if c.id in ids else c for c in sub.changes
+    ))  # fmt: skip
+    uow.subscriptions.update(updated, sub)
+    for change in changes:
+        _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_WITHDRAWN, sub, updated, now,
+               {"change": change.to_json(), **extra})  # fmt: skip
     return updated
 
 
@@ -335,10 +355,7 @@ def _resolve_change(
     """The change asked for, with its effective day and proration from the plan's policy or the override."""
     today = local_day(now, sub.time_zone)
     tl = _timeline(sub, versions, today)
-    status = tl.status_on(today)
-    if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
-        status = Status.PAST_DUE
-    require(status, "change")
+    require(_status_on(sub, tl, today), "change")
     asked = {k: v for k, v in fields.items() if k in ("plan", "quantity", "addons") and v is not None}
     if not asked:
         raise DomainError("nothing_to_change", "Give a plan, a quantity or add-ons to change.", None)
@@ -452,14 +469,7 @@ def change_subscription(
         stale = [c for c in sub.changes if c.kind is ChangeKind.CHANGE and c.status is ChangeStatus.PENDING
                  and c.effective > resolved.change.effective]  # fmt: skip
         if stale:
-            withdrawn = replace(sub, updated_at=now, changes=tuple(
-                replace(c, status=ChangeStatus.WITHDRAWN) if c in stale else c for c in sub.changes
-            ))  # fmt: skip
-            uow.subscriptions.update(withdrawn, sub)
-            for change in stale:
-                _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_WITHDRAWN, sub, withdrawn, now,
-                       {"change": change.to_json(), "replaced_by": resolved.change.id})  # fmt: skip
-            sub = withdrawn
+            sub = _withdraw(ctx, uow, actor, sub, stale, now, {"replaced_by": resolved.change.id})
         updated = _record(ctx, uow, actor, sub, resolved.change, versions, now)
         uow.commit()
     return updated
@@ -521,13 +531,7 @@ def cancel_subscription(
             )
         pending = sub.pending_cancellation
         if pending is not None:
-            sub_without = replace(sub, changes=tuple(
-                replace(c, status=ChangeStatus.WITHDRAWN) if c.id == pending.id else c for c in sub.changes
-            ))  # fmt: skip
-            uow.subscriptions.update(sub_without, sub)
-            _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_WITHDRAWN, sub, sub_without, now,
-                   {"change": pending.to_json()})  # fmt: skip
-            sub = sub_without
+            sub = _withdraw(ctx, uow, actor, sub, [pending], now, {})
             tl = _timeline(sub, versions, today)
         _check_before_end(tl, effective)
         change = Change(id=ctx.new_id("sch"), kind=ChangeKind.CANCEL, effective=effective,
@@ -544,20 +548,7 @@ def undo_cancellation(ctx: ServiceContext, actor: Actor, subscription_id: str) -
         pending = sub.pending_cancellation
         if pending is None:
             raise Conflict("no_pending_cancellation", "The subscription has no cancellation to undo.")
-        updated = replace(sub, updated_at=now, changes=tuple(
-            replace(c, status=ChangeStatus.WITHDRAWN) if c.id == pending.id else c for c in sub.changes
-        ))  # fmt: skip
-        uow.subscriptions.update(updated, sub)
-        _event(
-            ctx,
-            uow,
-            actor,
-            EventType.SUBSCRIPTION_CHANGE_WITHDRAWN,
-            sub,
-            updated,
-            now,
-            {"change": pending.to_json()},
-        )
+        updated = _withdraw(ctx, uow, actor, sub, [pending], now, {})
         updated = _sync(ctx, uow, actor, updated, versions, now)
         uow.commit()
     return updated
@@ -576,10 +567,7 @@ def _pause_or_resume(
                 "effective_in_past", f"A {action} takes effect today or later.", "effective_date"
             )
         tl = _timeline(sub, versions, today)
-        status = tl.status_on(effective)
-        if sub.status is Status.PAST_DUE and status is Status.ACTIVE:
-            status = Status.PAST_DUE
-        require(status, action)
+        require(_status_on(sub, tl, effective), action)
         _check_before_end(tl, effective)
         change = Change(id=ctx.new_id("sch"), kind=kind, effective=effective, prorate=True, requested_at=now)
         updated = _record(ctx, uow, actor, sub, change, versions, now)
