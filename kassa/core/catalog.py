@@ -11,6 +11,8 @@ Shape (see examples/catalog.yaml and docs/catalog.md):
   prices: {EUR: {flat: "49.00", per_unit: "9.00", setup: "99.00"}, USD: {...}}
   addons: [{code, name, billing_period, prices, timing?}]
   families: [{code, name?, plans: [lowest, ..., highest]}]
+  charges (on a plan): [{metric, model, prices: {EUR: {...}}, timing?, included?, flat_fee_at_zero?}]
+  minimum_spend (on a plan): {EUR: "100.00"}  (usage charges below it are trued up each period)
   existing_subscriptions_from?: date  (new prices reach existing subscriptions then, not at their renewal)
 """
 
@@ -27,6 +29,7 @@ from typing import Any
 from kassa.core.errors import DomainError
 from kassa.core.money import Money, currency_code
 from kassa.core.periods import BillingPeriod, Duration, billing_period, duration
+from kassa.core.rating import UsageCharge, parse_charge
 
 CODE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_ITEMS = 500
@@ -99,6 +102,11 @@ class Plan:
     upgrade_policy: ChangePolicy = ChangePolicy.IMMEDIATE
     downgrade_policy: ChangePolicy = ChangePolicy.END_OF_PERIOD
     requires_payment_method: bool = False  # enforced at trial end once payment methods exist
+    charges: tuple[UsageCharge, ...] = ()  # usage, one charge per billable metric
+    minimum_spend: Mapping[str, Decimal] = field(default_factory=dict)  # per currency, per period
+
+    def charge(self, metric: str) -> UsageCharge | None:
+        return next((c for c in self.charges if c.metric == metric), None)
 
     @property
     def currencies(self) -> frozenset[str]:
@@ -344,7 +352,7 @@ def _plan(value: Any, path: str, product: str) -> Plan:
         value,
         path,
         {"code", "name", "billing_period", "phases"},
-        {"addons", "change_policy", "requires_payment_method"},
+        {"addons", "change_policy", "requires_payment_method", "charges", "minimum_spend"},
     )
     available: tuple[str, ...] = ()
     included: dict[str, int] = {}
@@ -364,18 +372,55 @@ def _plan(value: Any, path: str, product: str) -> Plan:
     requires = body.get("requires_payment_method", False)
     if not isinstance(requires, bool):
         raise _fail(f"{path}.requires_payment_method", "Expected true or false.")
+    phases = _phases(body["phases"], f"{path}.phases")
+    currencies = set(next(p for p in phases if p.billable).prices)
+    charges = _charges(body.get("charges", []), f"{path}.charges", currencies)
+    minimum: dict[str, Decimal] = {}
+    if "minimum_spend" in body:
+        where = f"{path}.minimum_spend"
+        raw = body["minimum_spend"]
+        if not isinstance(raw, dict) or set(map(str, raw)) != currencies:
+            raise _fail(where, f"A minimum spend per currency the plan is sold in: {sorted(currencies)}.")
+        minimum = {code: _amount(v, code, f"{where}.{code}") for code, v in raw.items()}
     return Plan(
         code=_code(body["code"], f"{path}.code"),
         name=_text(body["name"], f"{path}.name"),
         product=product,
         billing_period=_period(body["billing_period"], f"{path}.billing_period"),
-        phases=_phases(body["phases"], f"{path}.phases"),
+        phases=phases,
         addons_available=available,
         addons_included=included,
         upgrade_policy=upgrade,
         downgrade_policy=downgrade,
         requires_payment_method=requires,
+        charges=charges,
+        minimum_spend=minimum,
     )
+
+
+def _charges(value: Any, path: str, currencies: set[str]) -> tuple[UsageCharge, ...]:
+    charges: list[UsageCharge] = []
+    for i, item in enumerate(_list(value, path, allow_empty=True)):
+        where = f"{path}.{i}"
+        charge = parse_charge(item, where, currency_code)
+        if any(c.metric == charge.metric for c in charges):
+            raise _fail(
+                f"{where}.metric",
+                f"Metric {charge.metric!r} is already priced by this plan.",
+                "duplicate_code",
+            )
+        missing = sorted(currencies - set(charge.prices))
+        if missing:
+            raise _fail(
+                f"{where}.prices",
+                f"No {missing[0]} price; the plan is sold in {missing[0]}.",
+                "price_missing",
+            )
+        extra = sorted(set(charge.prices) - currencies)
+        if extra:
+            raise _fail(f"{where}.prices.{extra[0]}", f"The plan is not sold in {extra[0]}.")
+        charges.append(charge)
+    return tuple(charges)
 
 
 def _addon(value: Any, path: str) -> Addon:
