@@ -44,7 +44,13 @@ class SettingsUpdate(Input):
     rounding_mode: RoundingMode | None = None
     tax_rounding: Literal["per_line", "per_invoice"] | None = None
     invoice_numbering: NumberingModel | None = None
-    draft_grace_period_hours: Annotated[int, Field(ge=0, le=720)] | None = None
+    draft_grace_period_hours: Annotated[int, Field(ge=0, le=720)] | None = Field(
+        None, description="Hours a draft invoice waits, and a closed period still takes usage events."
+    )
+    late_usage: Literal["next_invoice", "reject"] | None = Field(
+        None, description="Usage for a period already closed: billed on the next invoice, or refused."
+    )
+    in_advance_usage_billing: Literal["next_invoice", "immediate"] | None = None
     reporting_currency: CurrencyCode | None = None
     webhook_allowed_networks: (
         Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(max_length=20)] | None
@@ -79,6 +85,8 @@ class SettingsOut(BaseModel):
     tax_rounding: str
     invoice_numbering: NumberingOut
     draft_grace_period_hours: int
+    late_usage: str
+    in_advance_usage_billing: str
     reporting_currency: str
     webhook_allowed_networks: list[str]
 

@@ -42,6 +42,10 @@ class EventType(StrEnum):
     SUBSCRIPTION_RENEWED = "subscription.renewed"  # a fixed term began again
     SUBSCRIPTION_CANCELED = "subscription.canceled"
     SUBSCRIPTION_ENDED = "subscription.ended"  # a fixed term ran out
+    BILLABLE_METRIC_CREATED = "billable_metric.created"
+    BILLABLE_METRIC_UPDATED = "billable_metric.updated"
+    USAGE_CHARGED = "usage.charged"  # an in-advance usage event was rated at once
+    USAGE_THRESHOLD_REACHED = "usage.threshold_reached"  # once per threshold and period
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

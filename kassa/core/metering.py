@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -234,9 +234,10 @@ class Reading:
     counted: bool = True
 
 
-def hours(level: Decimal, span: timedelta) -> Decimal:
-    """level × span in hours, exact to 60 digits (the database returns level × seconds; both divide here)."""
-    return _PRECISION.divide(level * _seconds(span), HOUR)
+def unit_hours(level_seconds: Decimal) -> Decimal:
+    """A sum of level × seconds in unit-hours, exact to 60 digits (the database sums level × seconds; the
+    oracle and the store both divide here, once)."""
+    return _PRECISION.divide(level_seconds, HOUR)
 
 
 def _seconds(span: timedelta) -> Decimal:
@@ -271,7 +272,7 @@ def aggregate(
                 total += level * _seconds(end - cursor)
             if level is None and not inside:
                 continue
-            out[group] = _PRECISION.divide(total, HOUR)
+            out[group] = unit_hours(total)
             continue
         if not inside:
             continue
@@ -287,3 +288,69 @@ def aggregate(
         elif kind is Aggregation.UNIQUE_COUNT:
             out[group] = Decimal(len({r.unique_key for r in inside}))
     return out
+
+
+# ---- an incoming usage event ----------------------------------------------------------------------
+
+EVENT_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+EVENT_FIELDS = {"id", "metric", "subscription_id", "external_customer_id", "timestamp", "properties"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncomingEvent:
+    id: str
+    metric: str
+    subscription_id: str | None
+    external_customer_id: str | None
+    timestamp: datetime
+    properties: Mapping[str, Any]
+
+
+def parse_usage_event(item: Any) -> IncomingEvent:
+    """One usage event as sent, checked for shape; whom and what it names is checked against the store."""
+    if not isinstance(item, dict):
+        raise DomainError("invalid_usage_event", "A usage event is an object.")
+    for key in item:
+        if key not in EVENT_FIELDS:
+            raise DomainError("unknown_field", f"Unknown field {key!r}.", str(key))
+    event_id = item.get("id")
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+        raise DomainError("invalid_usage_event", "id is 1 to 128 letters, digits or ._:@/+=- characters: "
+                          "your unique id for this event, so a retry is counted once.", "id")  # fmt: skip
+    metric = item.get("metric")
+    if not isinstance(metric, str) or not CODE.fullmatch(metric):
+        raise DomainError("invalid_usage_event", "metric is a billable metric's code.", "metric")
+    subscription_id = item.get("subscription_id")
+    customer = item.get("external_customer_id")
+    if (subscription_id is None) == (customer is None):
+        raise DomainError("invalid_usage_event", "Give subscription_id or external_customer_id (one of them).",
+                          "subscription_id")  # fmt: skip
+    for name, value in (("subscription_id", subscription_id), ("external_customer_id", customer)):
+        if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= 255):
+            raise DomainError("invalid_usage_event", f"{name} is text of 1 to 255 characters.", name)
+    properties = item.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict) or len(str(properties)) > MAX_PROPERTIES_BYTES:
+        raise DomainError("invalid_usage_event", f"properties is an object of at most {MAX_PROPERTIES_BYTES} "
+                          "bytes.", "properties")  # fmt: skip
+    return IncomingEvent(id=event_id, metric=metric, subscription_id=subscription_id,
+                         external_customer_id=customer, timestamp=_instant(item.get("timestamp")),
+                         properties=properties)  # fmt: skip
+
+
+def _instant(value: Any) -> datetime:
+    instant: datetime | None
+    if isinstance(value, datetime):
+        instant = value
+    elif isinstance(value, str) and 10 < len(value) <= 40:
+        try:
+            instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            instant = None
+    else:
+        instant = None
+    if instant is None or instant.tzinfo is None or instant.utcoffset() is None:
+        raise DomainError("invalid_timestamp", "timestamp is an ISO 8601 instant with its offset, like "
+                          "2027-01-31T12:00:00Z.", "timestamp")  # fmt: skip
+    return instant.astimezone(UTC)

@@ -19,6 +19,16 @@ class TaxRounding(StrEnum):
     PER_INVOICE = "per_invoice"  # once per tax rate, allocated back to the lines
 
 
+class LateUsage(StrEnum):
+    NEXT_INVOICE = "next_invoice"  # billed with the next period, as its own line
+    REJECT = "reject"  # refused with late_usage; the sender knows it was not billed
+
+
+class InAdvanceBilling(StrEnum):
+    NEXT_INVOICE = "next_invoice"  # in-advance usage charges wait for the next invoice
+    IMMEDIATE = "immediate"  # each is invoiced at once
+
+
 class NumberReset(StrEnum):
     NEVER = "never"
     YEARLY = "yearly"
@@ -62,7 +72,9 @@ class TenantSettings:
     rounding_mode: RoundingMode = RoundingMode.HALF_UP
     tax_rounding: TaxRounding = TaxRounding.PER_LINE
     invoice_numbering: InvoiceNumbering = field(default_factory=InvoiceNumbering)
-    draft_grace_period_hours: int = 0
+    draft_grace_period_hours: int = 0  # also how long a period's usage stays open after its end
+    late_usage: LateUsage = LateUsage.NEXT_INVOICE
+    in_advance_usage_billing: InAdvanceBilling = InAdvanceBilling.NEXT_INVOICE
     reporting_currency: str | None = None  # None: the default currency
     webhook_allowed_networks: tuple[str, ...] = ()
 
@@ -90,6 +102,8 @@ class TenantSettings:
                 "digits": self.invoice_numbering.digits,
             },
             "draft_grace_period_hours": self.draft_grace_period_hours,
+            "late_usage": self.late_usage.value,
+            "in_advance_usage_billing": self.in_advance_usage_billing.value,
             "reporting_currency": self.reporting_currency or self.default_currency,
             "webhook_allowed_networks": list(self.webhook_allowed_networks),
         }
@@ -131,6 +145,10 @@ def _validate(name: str, value: Any) -> Any:
         return _enum(RoundingMode, value, name)
     if name == "tax_rounding":
         return _enum(TaxRounding, value, name)
+    if name == "late_usage":
+        return _enum(LateUsage, value, name)
+    if name == "in_advance_usage_billing":
+        return _enum(InAdvanceBilling, value, name)
     if name == "invoice_numbering":
         return _numbering(value)
     if name == "draft_grace_period_hours":
@@ -220,6 +238,8 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
             digits=numbering.get("digits", 5),
         ),
         draft_grace_period_hours=doc.get("draft_grace_period_hours", 0),
+        late_usage=LateUsage(doc.get("late_usage", LateUsage.NEXT_INVOICE.value)),
+        in_advance_usage_billing=InAdvanceBilling(doc.get("in_advance_usage_billing", "next_invoice")),
         reporting_currency=None if reporting_currency == default_currency else reporting_currency,
         webhook_allowed_networks=tuple(doc.get("webhook_allowed_networks", ())),
     )

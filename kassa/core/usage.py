@@ -19,6 +19,7 @@ from kassa.core.billing_schedule import Timeline
 from kassa.core.catalog import Plan
 from kassa.core.metering import BillableMetric
 from kassa.core.money import Money, RoundingMode
+from kassa.core.periods import days
 from kassa.core.rating import Part, Rated, UsageCharge, rate
 from kassa.core.subscriptions import Status
 
@@ -37,6 +38,7 @@ class UsagePeriod:
     start: date  # the billing period, clipped to the subscription's life
     end: date
     slices: tuple[PriceSlice, ...]
+    full_days: int  # of the whole billing period: a minimum spend is prorated by days(start, end) / this
 
     def charges(self) -> dict[str, UsageCharge]:
         """Each metric's charge as priced at the period's end (the last slice that prices it)."""
@@ -57,6 +59,7 @@ def usage_period(tl: Timeline, day: date) -> UsagePeriod | None:
     if segment is None or (tl.end is not None and day >= tl.end):
         return None
     start, end = segment.grid.enclosing(day)
+    full_days = days(start, end)
     index = tl.segments.index(segment)
     first = index
     while first > 0 and tl.segments[first - 1].grid == segment.grid and tl.segments[first - 1].end > start:
@@ -71,7 +74,7 @@ def usage_period(tl: Timeline, day: date) -> UsagePeriod | None:
         slices.append(PriceSlice(start=max(piece.start, start), end=min(piece.end, end), plan=piece.plan,
                                  version=piece.version, billable=piece.status is Status.ACTIVE))  # fmt: skip
     end = min(end, slices[-1].end)
-    return UsagePeriod(start=start, end=end, slices=tuple(slices))
+    return UsagePeriod(start=start, end=end, slices=tuple(slices), full_days=full_days)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -135,6 +135,21 @@ class Subscriptions:
             raise NotFound("subscription", subscription_id)
         return _subscription(row, self._changes(tenant_id, [subscription_id])[subscription_id])
 
+    def many(
+        self, tenant_id: str, *, ids: Iterable[str] = (), customer_ids: Iterable[str] = ()
+    ) -> list[Subscription]:
+        """Subscriptions by id or by customer, with their changes, in two queries."""
+        wanted, owners = sorted(set(ids)), sorted(set(customer_ids))
+        if not wanted and not owners:
+            return []
+        query = sa.select(subscriptions).where(
+            subscriptions.c.tenant_id == tenant_id,
+            sa.or_(subscriptions.c.id.in_(wanted), subscriptions.c.customer_id.in_(owners)),
+        )
+        rows = self.conn.execute(query.order_by(subscriptions.c.id)).all()
+        changes = self._changes(tenant_id, [r.id for r in rows])
+        return [_subscription(r, changes[r.id]) for r in rows]
+
     def _changes(self, tenant_id: str, ids: list[str]) -> dict[str, list[Change]]:
         found: dict[str, list[Change]] = defaultdict(list)
         if not ids:

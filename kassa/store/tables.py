@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kassa.store.types import JSONDoc, UTCDateTime
+from kassa.store.types import ExactDecimal, JSONDoc, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -310,4 +310,93 @@ subscription_changes = sa.Table(
         ["tenant_id", "subscription_id"], ["subscriptions.tenant_id", "subscriptions.id"]
     ),
     sa.Index(None, "tenant_id", "subscription_id"),
+)
+
+
+billable_metrics = sa.Table(
+    "billable_metrics",
+    metadata,
+    _tenant(),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("aggregation", sa.String(20), nullable=False),
+    sa.Column("field_name", sa.String(64)),
+    sa.Column("filters", JSONDoc, nullable=False),
+    sa.Column("group_by", sa.String(64)),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "code"),
+)
+
+# What customers consumed. The client's id is the idempotency key: (tenant_id, id) is the primary key,
+# so a repeated event is acknowledged and never counted twice. The metric's measure is computed on arrival
+# (value, unique_key, group_key, counted) so aggregation reads plain columns, not JSON.
+usage_events = sa.Table(
+    "usage_events",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(128), nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("subscription_id", ID, nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("timestamp", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("value", ExactDecimal),
+    sa.Column("unique_key", sa.String(200)),
+    sa.Column("group_key", sa.String(200), nullable=False),
+    sa.Column("counted", sa.Boolean, nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),  # arrived after its period closed: billed in a later one
+    sa.Column("properties", JSONDoc, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index(None, "tenant_id", "subscription_id", "metric", "timestamp"),
+)
+
+# In-advance usage: each such event rated when it arrived, waiting for an invoice.
+usage_charges = sa.Table(
+    "usage_charges",
+    metadata,
+    _tenant(),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("subscription_id", ID, nullable=False),
+    sa.Column("customer_id", ID, nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("group_key", sa.String(200), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("units", ExactDecimal, nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("billing", sa.String(20), nullable=False),  # immediate | next_invoice
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("invoiced_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "event_id"),
+    sa.Index(None, "tenant_id", "subscription_id", "invoiced_at"),
+)
+
+usage_thresholds = sa.Table(
+    "usage_thresholds",
+    metadata,
+    _tenant(),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("subscription_id", ID, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("value", ExactDecimal, nullable=False),
+    sa.Column("metric", sa.String(64)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "subscription_id"], ["subscriptions.tenant_id", "subscriptions.id"]
+    ),
+    sa.Index(None, "tenant_id", "subscription_id"),
+)
+
+# A threshold fires once per period: the primary key is the guard.
+usage_threshold_crossings = sa.Table(
+    "usage_threshold_crossings",
+    metadata,
+    _tenant(),
+    sa.Column("threshold_id", ID, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("reached_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "threshold_id", "period_start"),
 )

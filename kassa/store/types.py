@@ -84,8 +84,48 @@ class _DecimalSum:
         return format(self.total, "f") if self.seen else None
 
 
+class _DecimalMax:
+    """SQLite aggregate `decimal_max(text)`: MAX over decimal text compares numbers, not strings."""
+
+    def __init__(self) -> None:
+        self.best: Decimal | None = None
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            number = Decimal(value)
+            if self.best is None or number > self.best:
+                self.best = number
+
+    def finalize(self) -> str | None:
+        return None if self.best is None else format(self.best, "f")
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class _WeightedSeconds:
+    """SQLite aggregate `weighted_seconds(level, from, to)`: the exact sum of level × seconds between two
+    stored instants (julianday() would be a float)."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, level: str | None, start: str | None, end: str | None) -> None:
+        if level is None or start is None or end is None:
+            return
+        span = _instant(end) - _instant(start)
+        seconds = Decimal(span.days * 86400 + span.seconds) + Decimal(span.microseconds).scaleb(-6)
+        self.total = _EXACT.add(self.total, _EXACT.multiply(Decimal(level), seconds))
+
+    def finalize(self) -> str:
+        return format(self.total, "f")
+
+
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     connection.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+    connection.create_aggregate("decimal_max", 1, _DecimalMax)  # type: ignore[arg-type]
+    connection.create_aggregate("weighted_seconds", 3, _WeightedSeconds)  # type: ignore[arg-type]
 
 
 def decimal_sum(column: sa.ColumnElement[Decimal], dialect_name: str) -> sa.ColumnElement[Decimal]:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kassa.store.audit_events import AuditEvents
+from kassa.store.billable_metrics import BillableMetrics
 from kassa.store.catalog_versions import CatalogVersions
 from kassa.store.customers import Customers
 from kassa.store.engine import READ_ONLY
@@ -17,6 +18,9 @@ from kassa.store.jobs import Jobs
 from kassa.store.subscriptions import Subscriptions
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
+from kassa.store.usage_charges import UsageCharges
+from kassa.store.usage_events import UsageEvents
+from kassa.store.usage_thresholds import UsageThresholds
 from kassa.store.webhooks import WebhookAttempts, WebhookDeliveries, WebhookEndpoints
 
 
@@ -46,6 +50,10 @@ class UnitOfWork:
         self.idempotency_keys = IdempotencyKeys(conn)
         self.catalog_versions = CatalogVersions(conn)
         self.subscriptions = Subscriptions(conn)
+        self.billable_metrics = BillableMetrics(conn)
+        self.usage_events = UsageEvents(conn)
+        self.usage_charges = UsageCharges(conn)
+        self.usage_thresholds = UsageThresholds(conn)
         return self
 
     @property

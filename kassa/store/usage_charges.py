@@ -1,0 +1,25 @@
+"""In-advance usage charges: each rated when its event arrived, until an invoice takes it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kassa.store.tables import usage_charges
+
+
+class UsageCharges:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(usage_charges.insert(), list(rows))
+
+    def pending(self, tenant_id: str, subscription_id: str) -> list[sa.Row[Any]]:
+        c = usage_charges.c
+        query = sa.select(usage_charges).where(c.tenant_id == tenant_id, c.subscription_id == subscription_id,
+                                               c.invoiced_at.is_(None))  # fmt: skip
+        return list(self.conn.execute(query.order_by(c.created_at, c.event_id)))
