@@ -15,14 +15,17 @@ from kassa import __version__
 from kassa.api import (
     api_keys,
     audit_events,
+    billable_metrics,
     catalog,
     customers,
     events,
     health,
     problems,
+    rating,
     settings,
     subscriptions,
     test_clocks,
+    usage_events,
     users,
     webhooks,
 )
@@ -41,7 +44,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(health.router)
     for module in (
-        customers, catalog, subscriptions, events, settings, api_keys, users, test_clocks, audit_events, webhooks,
+        customers, catalog, subscriptions, billable_metrics, usage_events, rating, events, settings, api_keys, users,
+        test_clocks, audit_events, webhooks,
     ):  # fmt: skip
         app.include_router(
             module.router,

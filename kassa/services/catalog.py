@@ -9,15 +9,18 @@ from threading import Lock
 from typing import Any
 
 from kassa.core.audit import Actor
-from kassa.core.catalog import CatalogVersion, in_effect, parse_catalog
+from kassa.core.catalog import Catalog, CatalogVersion, Plan, in_effect, parse_catalog
 from kassa.core.clock import utc
 from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import EventType
+from kassa.core.metering import Aggregation
+from kassa.core.rating import ChargeTiming
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
 MAX_DOCUMENT_BYTES = 1_000_000
+IN_ADVANCE = frozenset({Aggregation.COUNT, Aggregation.SUM})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,8 +89,9 @@ def apply_catalog(
     """Validate a whole document and store it as the next version. Errors name the path in the document;
     an invalid document changes nothing. Versions take effect in order: not before the latest one."""
     plain = _plain(document)
-    parse_catalog(plain)  # the whole document is valid, or nothing is written
+    parsed = parse_catalog(plain)  # the whole document is valid, or nothing is written
     with ctx.uow() as uow:
+        _check_metrics(uow, actor.tenant_id, parsed)
         now = ctx.clock.now()
         when = utc(effective_at) if effective_at is not None else now
         latest = uow.catalog_versions.latest(actor.tenant_id, for_update=True)
@@ -111,6 +115,32 @@ def apply_catalog(
         uow.commit()
         row = uow.catalog_versions.get(actor.tenant_id, number)
     return _applied(actor.tenant_id, row)
+
+
+def _check_metrics(uow: UnitOfWork, tenant_id: str, parsed: Catalog) -> None:
+    """Usage charges name billable metrics that exist; in advance, only a count or a sum can be charged per
+    event (a level or a distinct count has no per-event price)."""
+    codes = {c.metric for plan in parsed.plans.values() for c in plan.charges}
+    known = uow.billable_metrics.many(tenant_id, codes)
+    for p, product in enumerate(_products(parsed)):
+        for j, plan in enumerate(product):
+            for i, charge in enumerate(plan.charges):
+                where = f"products.{p}.plans.{j}.charges.{i}"
+                metric = known.get(charge.metric)
+                if metric is None:
+                    raise DomainError("metric_not_found", f"No billable metric {charge.metric!r}; create it first.",
+                                      f"{where}.metric")  # fmt: skip
+                if charge.timing is ChargeTiming.IN_ADVANCE and metric.aggregation not in IN_ADVANCE:
+                    raise DomainError("invalid_catalog", f"Metric {charge.metric!r} is a {metric.aggregation.value}; "
+                                      "only count and sum metrics are charged in advance.", f"{where}.timing")  # fmt: skip
+
+
+def _products(parsed: Catalog) -> list[list[Plan]]:
+    """Plans grouped by product in document order (error paths point into the document)."""
+    out: dict[str, list[Plan]] = {code: [] for code in parsed.products}
+    for plan in parsed.plans.values():
+        out[plan.product].append(plan)
+    return list(out.values())
 
 
 def get_catalog(ctx: ServiceContext, actor: Actor, *, at: datetime | None) -> AppliedCatalog:

@@ -49,10 +49,12 @@ class _Ask:
     slice: int | None  # None: the whole period
 
 
-def _windows(
+def usage_windows(
     entries: Sequence[tuple[Subscription, UsagePeriod]], metrics: Mapping[str, BillableMetric],
-    late_before: Sequence[datetime | None] | None = None,
+    late_before: Sequence[datetime | None] | None = None, until: datetime | None = None,
 ) -> tuple[list[Window], list[_Ask]]:  # fmt: skip
+    """One window per entry, metric and price slice (whole period for non-additive metrics); `until` cuts
+    the period short (usage so far: a level is held up to now, not to the period's end)."""
     windows: list[Window] = []
     asks: list[_Ask] = []
     for index, (sub, period) in enumerate(entries):
@@ -68,6 +70,8 @@ def _windows(
             )
             for i, first, last in spans:
                 start, end = instants(sub, first, last)
+                if until is not None:
+                    end = max(start, min(end, until))
                 windows.append(Window(key=len(windows), subscription_id=sub.id, metric=code, start=start, end=end,
                                       late_before=cut))  # fmt: skip
                 asks.append(_Ask(index=index, metric=code, slice=i))
@@ -77,12 +81,12 @@ def _windows(
 def rate_periods(
     uow: UnitOfWork, tenant_id: str, rounding: RoundingMode,
     entries: Sequence[tuple[Subscription, UsagePeriod]], metrics: Mapping[str, BillableMetric] | None = None,
-    late_before: Sequence[datetime | None] | None = None,
+    late_before: Sequence[datetime | None] | None = None, until: datetime | None = None,
 ) -> list[list[UsageLine]]:  # fmt: skip
     """Each entry's usage lines for its period: one aggregation query per kind for all of them."""
     codes = {code for _, period in entries for code in period.charges()}
     metrics = metrics if metrics is not None else uow.billable_metrics.many(tenant_id, codes)
-    windows, asks = _windows(entries, metrics, late_before)
+    windows, asks = usage_windows(entries, metrics, late_before, until)
     quantities = uow.usage_events.aggregate(tenant_id, metrics, windows)
     transactional = [w for w, a in zip(windows, asks, strict=True)
                      if entries[a.index][1].charges()[a.metric].transactional]  # fmt: skip
@@ -195,7 +199,7 @@ def _current(
     if period is None:
         return None
     metrics = uow.billable_metrics.many(sub.tenant_id, period.charges())
-    (lines,) = rate_periods(uow, sub.tenant_id, rounding, [(sub, period)], metrics)
+    (lines,) = rate_periods(uow, sub.tenant_id, rounding, [(sub, period)], metrics, until=now)
     start, end = instants(sub, period.start, period.end)
     current = [_forecast(line, period, metrics[line.metric], now - start, end - start, sub.currency, rounding)
                for line in lines]  # fmt: skip
@@ -308,7 +312,7 @@ def _parts(
     group: str,
 ) -> list[Part]:
     """The period's usage so far for one metric and group, as rate() takes it."""
-    windows, asks = _windows([(sub, period)], {metric.code: metric})
+    windows, asks = usage_windows([(sub, period)], {metric.code: metric})
     windows = [w for w, a in zip(windows, asks, strict=True) if a.metric == metric.code]
     asks = [a for a in asks if a.metric == metric.code]
     quantities = uow.usage_events.aggregate(sub.tenant_id, {metric.code: metric}, windows)
