@@ -113,6 +113,8 @@ def send_usage_batch(body: UsageBatchIn, ctx: Ctx, actor: Caller) -> BatchOut:
     )  # fmt: skip
 
 
-@router.get("/{event_id}", response_model=UsageEventOut)
-def get_usage_event(event_id: Annotated[str, Path(max_length=128)], ctx: Ctx, actor: Caller) -> UsageEventOut:
-    return _out(metering.get_usage_event(ctx, actor, event_id), False)
+@router.get("/{usage_event_id}", response_model=UsageEventOut)
+def get_usage_event(
+    usage_event_id: Annotated[str, Path(max_length=128)], ctx: Ctx, actor: Caller
+) -> UsageEventOut:
+    return _out(metering.get_usage_event(ctx, actor, usage_event_id), False)

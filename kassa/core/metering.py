@@ -111,7 +111,8 @@ def parse_metric(body: Mapping[str, Any]) -> BillableMetric:
             raise _fail("field_name", "A count metric counts events; it measures no property.")
     elif not isinstance(prop, str) or not PROPERTY.fullmatch(prop):
         raise _fail("field_name", f"A {aggregation.value} metric names the property it measures.")
-    filters_in = body.get("filters") or {}
+    filters_in = body.get("filters")
+    filters_in = {} if filters_in is None else filters_in
     if not isinstance(filters_in, dict) or len(filters_in) > 20:
         raise _fail("filters", 'filters map a property to its accepted values: {"region": ["eu", "us"]}.')
     filters: dict[str, tuple[str, ...]] = {}
@@ -180,12 +181,14 @@ def number(value: Any, field_name: str) -> Decimal:
         raise DomainError(
             "invalid_property", f"At most {MAX_DIGITS} digits and 12 decimals, not {value!r}.", field_name
         )
-    return result.normalize() if result else Decimal(0)
+    return result.normalize(_PRECISION) if result else Decimal(0)
 
 
 def measure(metric: BillableMetric, properties: Mapping[str, Any]) -> Measure:
     """The event's measure, or a DomainError naming the missing or bad property."""
     counted = all(_text_of(properties.get(k)) in values for k, values in metric.filters.items())
+    if not counted:  # kept for exactly-once, never aggregated: what it lacks does not matter
+        return Measure(value=None, unique_key=None, group_key="", counted=False)
     group_key = ""
     if metric.group_by is not None:
         text = _text_of(properties.get(metric.group_by))
@@ -249,7 +252,7 @@ def aggregate(
 ) -> dict[str, Decimal]:
     """Each group's quantity over [start, end). For weighted_sum, readings before `start` carry the level
     in; other aggregations ignore them. Groups without events in the period are absent, except a
-    weighted_sum group whose carried level is above zero."""
+    weighted_sum group with a level carried in (zero when that level is zero)."""
     by_group: dict[str, list[Reading]] = {}
     for reading in readings:
         if reading.counted and reading.timestamp < end:
@@ -266,10 +269,12 @@ def aggregate(
             cursor = start
             for reading in inside:
                 if level is not None:
-                    total += level * _seconds(reading.timestamp - cursor)
+                    total = _PRECISION.add(
+                        total, _PRECISION.multiply(level, _seconds(reading.timestamp - cursor))
+                    )
                 level, cursor = reading.value, reading.timestamp
             if level is not None:
-                total += level * _seconds(end - cursor)
+                total = _PRECISION.add(total, _PRECISION.multiply(level, _seconds(end - cursor)))
             if level is None and not inside:
                 continue
             out[group] = unit_hours(total)
@@ -280,7 +285,10 @@ def aggregate(
         if kind is Aggregation.COUNT:
             out[group] = Decimal(len(inside))
         elif kind is Aggregation.SUM:
-            out[group] = sum(values, Decimal(0))
+            total = Decimal(0)
+            for value in values:
+                total = _PRECISION.add(total, value)
+            out[group] = total
         elif kind is Aggregation.MAX:
             out[group] = max(values)
         elif kind is Aggregation.LATEST:

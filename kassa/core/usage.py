@@ -109,22 +109,58 @@ def price_usage(
         groups = [""]
     lines = []
     for group in groups:
-        parts: list[Part] = []
+        runs: list[tuple[UsageCharge, list[Part]]] = []  # consecutive slices priced by one charge model
         if whole:
             _, last = pricing[-1]
             own = last.plan.charge(metric.code)
             assert own is not None
             quantity = sum((q.get(group, Decimal(0)) for q in quantities), Decimal(0))
             moves = tuple(t for m in transactions for t in m.get(group, ()))
-            parts.append(Part(quantity=quantity, params=own.prices[currency], transactions=moves))
+            runs.append((own, [Part(quantity=quantity, params=own.prices[currency], transactions=moves)]))
         else:
             for i, piece in pricing:
                 own = piece.plan.charge(metric.code)
                 assert own is not None
                 moves = transactions[i].get(group, ()) if transactions else ()
-                parts.append(Part(quantity=quantities[i].get(group, Decimal(0)), params=own.prices[currency],
-                                  transactions=moves))  # fmt: skip
-        rated = rate(charge, parts)
+                part = Part(quantity=quantities[i].get(group, Decimal(0)), params=own.prices[currency],
+                            transactions=moves)  # fmt: skip
+                if runs and _same_terms(runs[-1][0], own):
+                    runs[-1] = (own, [*runs[-1][1], part])
+                else:
+                    runs.append((own, [part]))
+        if metric.group_by is not None and not any(p.quantity for _, parts in runs for p in parts):
+            continue  # a group with nothing used has no line (its flat fee at zero would be a surprise)
+        rated = _across(runs, currency)
         lines.append(UsageLine(metric=metric.code, group=group, charge=charge, rated=rated,
                                amount=Money.rounded(rated.amount, currency, rounding)))  # fmt: skip
     return lines
+
+
+def _same_terms(a: UsageCharge, b: UsageCharge) -> bool:
+    """Slices priced on the same terms share tiers and allowance over the period; a change of model (or of
+    allowance) mid-period starts the count again, since tiers of different models cannot be added up."""
+    return (a.model, a.included, a.flat_fee_at_zero) == (b.model, b.included, b.flat_fee_at_zero)
+
+
+def _across(runs: Sequence[tuple[UsageCharge, list[Part]]], currency: str) -> Rated:
+    """The period's rating across runs of different terms: each run adds what its units cost at its own
+    terms on top of the units used before it (so tiers and allowance count over the whole period)."""
+    amount = Decimal(0)
+    before = Decimal(0)
+    moves: tuple[Decimal, ...] = ()
+    rated: Rated | None = None
+    for index, (own, parts) in enumerate(runs):
+        used = any(p.quantity or p.transactions for p in parts)
+        if not used and index < len(runs) - 1:
+            continue
+        if before or moves:
+            head = Part(quantity=before, params=own.prices[currency], transactions=moves)
+            rated = rate(own, [head, *parts])
+            amount += rated.amount - rate(own, [head]).amount
+        else:
+            rated = rate(own, parts)
+            amount += rated.amount
+        before += sum((p.quantity for p in parts), Decimal(0))
+        moves += tuple(t for p in parts for t in p.transactions)
+    assert rated is not None
+    return Rated(quantity=before, billable=rated.billable, amount=amount, tier=rated.tier)

@@ -57,7 +57,8 @@ def reached(threshold: UsageThreshold, lines: Sequence[UsageLine]) -> bool:
     mine = [line for line in lines if threshold.metric is None or line.metric == threshold.metric]
     if threshold.kind is ThresholdKind.AMOUNT:
         return sum((line.amount.amount for line in mine), Decimal(0)) >= threshold.value
-    if not mine or not mine[0].charge.included:
-        return False
-    used = sum((line.rated.quantity for line in mine), Decimal(0))
-    return used * 100 >= mine[0].charge.included * threshold.value
+    # each group has its own allowance: the threshold is reached when any group reaches it
+    return any(
+        line.charge.included and line.rated.quantity * 100 >= line.charge.included * threshold.value
+        for line in mine
+    )

@@ -221,7 +221,9 @@ def ingest_usage(ctx: ServiceContext, actor: Actor, items: Sequence[Any]) -> Ing
             seen.add(event.id)
             valid.append(checked)
         received_at = ctx.clock.now()
-        inserted = uow.usage_events.insert([_row(actor.tenant_id, v, received_at) for v in valid])
+        inserted = uow.usage_events.insert(
+            actor.tenant_id, [_row(actor.tenant_id, v, received_at) for v in valid]
+        )
         stored = [v for v in valid if v.event.id in inserted]
         result.accepted = [v.event.id for v in stored]
         result.duplicates.extend(v.event.id for v in valid if v.event.id not in inserted)
@@ -299,7 +301,7 @@ def _charge_in_advance(
                         data={"subscription_id": sub.id, "metric": v.metric.code, "group": v.measured.group_key,
                               "units": str(units), "charged": money.amount_text(), "currency": sub.currency,
                               "billing": billing})  # fmt: skip
-    uow.usage_charges.add(rows)
+    uow.usage_charges.add(batch.tenant_id, rows)
 
 
 def _units(v: _Valid) -> Decimal:

@@ -375,5 +375,6 @@ def list_thresholds(ctx: ServiceContext, actor: Actor, subscription_id: str) -> 
 
 def delete_threshold(ctx: ServiceContext, actor: Actor, subscription_id: str, threshold_id: str) -> None:
     with ctx.uow() as uow:
+        uow.subscriptions.get(actor.tenant_id, subscription_id)
         uow.usage_thresholds.delete(actor.tenant_id, subscription_id, threshold_id)
         uow.commit()

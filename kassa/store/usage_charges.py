@@ -14,9 +14,9 @@ class UsageCharges:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def add(self, tenant_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self.conn.execute(usage_charges.insert(), list(rows))
+            self.conn.execute(usage_charges.insert(), [{**row, "tenant_id": tenant_id} for row in rows])
 
     def pending(self, tenant_id: str, subscription_id: str) -> list[sa.Row[Any]]:
         c = usage_charges.c

@@ -73,11 +73,12 @@ class UsageEvents:
 
     # ---- writing
 
-    def insert(self, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    def insert(self, tenant_id: str, rows: Sequence[Mapping[str, Any]]) -> set[str]:
         """Insert the rows whose id is new for the tenant; the ids actually inserted. A concurrent sender of
         the same id waits on the primary key and then finds it taken: counted once."""
         if not rows:
             return set()
+        rows = [{**row, "tenant_id": tenant_id} for row in rows]
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = (
             dialect_insert(usage_events)

@@ -20,8 +20,10 @@ from pydantic import BaseModel
 from kassa.api import subscriptions as subscriptions_api
 from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
 from kassa.api.api_keys import ApiKeyRotate
+from kassa.api.billable_metrics import MetricUpdate
 from kassa.api.customers import CustomerUpdate
 from kassa.api.problems import PROBLEM_TYPE
+from kassa.api.rating import ThresholdIn
 from kassa.api.users import UserUpdate
 from kassa.api.webhooks import EndpointUpdate
 from kassa.server import create_app
@@ -39,6 +41,9 @@ PARAMETERS = {
     "event_id": ("event", "event_not_found"),
     "subscription_id": ("subscription", "subscription_not_found"),
     "number": ("catalog_version", "catalog_version_not_found"),
+    "code": ("billable_metric", "billable_metric_not_found"),
+    "usage_event_id": ("usage_event", "usage_event_not_found"),
+    "threshold_id": ("usage_threshold", "usage_threshold_not_found"),
 }
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
@@ -52,6 +57,8 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
     subscriptions_api.PreviewIn: {"quantity": 2},
     subscriptions_api.CancelIn: {"when": "now"},
     subscriptions_api.EffectiveIn: {},
+    MetricUpdate: {"name": "Taken by A"},
+    ThresholdIn: {"kind": "amount", "value": "5"},
 }
 
 
@@ -132,13 +139,16 @@ def world(ctx: ServiceContext) -> Iterator[World]:
             ),
             201,
         )
+        _ok(client.post("/v1/billable_metrics", json={"code": "b-metric", "name": "B Secret Metric",
+                                                      "aggregation": "count"}, headers=hb), 201)  # fmt: skip
+        charge = {"metric": "b-metric", "model": "per_unit", "prices": {"EUR": {"unit": "0.01"}}}
         plan = {"code": "b-plan", "name": "B Secret Plan", "billing_period": "month",
-                "phases": [{"type": "evergreen", "prices": {"EUR": {"flat": "10.00"}}}]}  # fmt: skip
+                "phases": [{"type": "evergreen", "prices": {"EUR": {"flat": "10.00"}}}], "charges": [charge]}  # fmt: skip
         document = {"products": [{"code": "b-product", "name": "B Product", "plans": [plan]}]}
         for effective_at in ("2025-01-01T00:00:00Z", "2025-06-01T00:00:00Z"):  # B's versions 1 and 2
             _ok(client.post("/v1/catalog", json={"document": document, "effective_at": effective_at},
                             headers=hb), 201)  # fmt: skip
-        a_plan = {**plan, "code": "a-plan", "name": "A Plan"}
+        a_plan = {**plan, "code": "a-plan", "name": "A Plan", "charges": []}
         a_document = {"products": [{"code": "a-product", "name": "A Product", "plans": [a_plan]}]}
         _ok(
             client.post("/v1/catalog", json={"document": a_document}, headers=a.headers), 201
@@ -149,6 +159,11 @@ def world(ctx: ServiceContext) -> Iterator[World]:
             ),
             201,
         )
+        usage = {"id": "b-usage-1", "metric": "b-metric", "subscription_id": subscription["id"],
+                 "timestamp": "2026-01-01T00:00:00Z"}  # fmt: skip
+        _ok(client.post("/v1/usage_events", json=usage, headers=hb), 201)
+        threshold = _ok(client.post(f"/v1/subscriptions/{subscription['id']}/usage_thresholds",
+                                    json={"kind": "amount", "value": "1"}, headers=hb), 201)  # fmt: skip
         user = _ok(
             client.post(
                 "/v1/users",
@@ -186,6 +201,9 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "tenant": b.id,
                 "subscription": subscription["id"],
                 "catalog_version": "2",  # numbered per tenant: A has only 1, so A's 2 is nothing
+                "billable_metric": "b-metric",
+                "usage_event": "b-usage-1",
+                "usage_threshold": threshold["id"],
             },
             b_extra_key=extra_key["key"],
             b_secrets=[
@@ -201,6 +219,7 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "127.0.0.1:9/hook",
                 "127.0.0.0/8",
                 "B Secret Plan",
+                "B Secret Metric",
             ],
             a_customer=a_customer["id"],
         )
@@ -228,6 +247,10 @@ def snapshot(w: World) -> dict[str, Any]:
         "subscription": f"/v1/subscriptions/{ids['subscription']}",
         "schedule": f"/v1/subscriptions/{ids['subscription']}/schedule",
         "catalog": "/v1/catalog/versions/2",
+        "metric": "/v1/billable_metrics/b-metric",
+        "usage_event": "/v1/usage_events/b-usage-1",
+        "thresholds": f"/v1/subscriptions/{ids['subscription']}/usage_thresholds",
+        "current_usage": f"/v1/customers/{ids['customer']}/current_usage",
     }
     seen = {name: _ok(c.get(path, headers=hb)) for name, path in reads.items()}
     for key in seen["keys"]["data"]:
@@ -274,6 +297,8 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
     # ids of B's shape that exist nowhere: B's object must be indistinguishable from these
     ghosts = {kind: ctx.new_id(value.split("_")[0]) for kind, value in w.b_ids.items()}
     ghosts["catalog_version"] = "987654321"
+    ghosts["billable_metric"] = "ghost-metric"
+    ghosts["usage_event"] = "ghost-usage-1"
     app = w.client.app
     walked: set[tuple[str, str]] = set()
     for op in api_operations(app):

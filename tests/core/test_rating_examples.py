@@ -77,7 +77,9 @@ PACK = {"size": "1000", "price": "5.00", "free_units": "100"}
 PACK_NEW = {"size": 1000, "price": "6.00", "free_units": "100"}  # size as a JSON integer
 # Graduated percentage: 3 % of the first 10,000, 2 % beyond (+0.50 once reached).
 GP = {"tiers": [{"up_to": "10000", "rate": "3"}, {"up_to": None, "rate": "2", "flat": "0.50"}]}
-GP_FLAT = {"tiers": [{"up_to": "10000", "rate": "3", "flat": "1.00"}, {"up_to": None, "rate": "2", "flat": "0.50"}]}
+GP_FLAT = {
+    "tiers": [{"up_to": "10000", "rate": "3", "flat": "1.00"}, {"up_to": None, "rate": "2", "flat": "0.50"}]
+}
 GP_NEW = {"tiers": [{"up_to": "10000", "rate": "4"}, {"up_to": None, "rate": "2.5", "flat": "0.50"}]}
 # Kuwaiti dinar (3 decimals): 1–10 at 0.0125, 11+ at 0.010 (+0.100 once reached).
 KWD_TIERS = {"tiers": [{"up_to": "10", "unit": "0.0125"}, {"up_to": None, "unit": "0.010", "flat": "0.100"}]}
@@ -110,7 +112,9 @@ class Case:
     rounded: str | None = None  # the line rounded half-up, when the exact amount has more decimals
 
 
-def C(case_id: str, model: str, prices: Any, quantities: Any, amount: str, tier: int | None, **kw: Any) -> Case:
+def C(
+    case_id: str, model: str, prices: Any, quantities: Any, amount: str, tier: int | None, **kw: Any
+) -> Case:
     prices_t = prices if isinstance(prices, tuple) else (prices,)
     quantities_t = quantities if isinstance(quantities, tuple) else (quantities,)
     return Case(case_id, model, prices_t, quantities_t, amount, tier, **kw)
@@ -118,6 +122,7 @@ def C(case_id: str, model: str, prices: Any, quantities: Any, amount: str, tier:
 
 PU, GR, VO, PK, PC, GPC = "per_unit", "graduated", "volume", "package", "percentage", "graduated_percentage"
 
+# fmt: off
 CASES: list[Case] = [
     # ---- per unit
     # 1234 × 0.002 = 2.468 → 2.47
@@ -134,7 +139,7 @@ CASES: list[Case] = [
     C("per-unit-price-change", PU, (unit("0.01"), unit("0.02")), ("300", "200"), "7.00", None),
     # included 400: the first part's 300 are free, 100 of the second's; 100 × 0.02 = 2.00
     C("per-unit-included-spans-change", PU, (unit("0.01"), unit("0.02")), ("300", "200"), "2.00", None,
-      billable="100", included="400"),  # fmt: skip
+      billable="100", included="400"),
     # ---- graduated
     # zero usage: tier 1's flat fee 5.00 (flat_fee_at_zero defaults to true)
     C("graduated-zero-flat-at-zero", GR, GRAD, "0", "5.00", 1),
@@ -168,10 +173,10 @@ CASES: list[Case] = [
     C("graduated-price-change-at-bound", GR, (GRAD, GRAD_NEW), ("100", "1"), "115.60", 2),
     # included 50: old 30 billable: 30 + 5.00 = 35.00; new units 31–100: 70 × 1.20 = 84.00 → 119.00
     C("graduated-price-change-included", GR, (GRAD, GRAD_NEW), ("80", "70"), "119.00", 1,
-      billable="100", included="50"),  # fmt: skip
+      billable="100", included="50"),
     # included 100: old 60 all free; new 100 − 40 free = 60: 60 × 1.20 + 6.00 (tier 1 reached now) = 78.00
     C("graduated-included-spans-change", GR, (GRAD, GRAD_NEW), ("60", "100"), "78.00", 1,
-      billable="60", included="100"),  # fmt: skip
+      billable="60", included="100"),
     # zero usage across a price change: tier 1's flat fee at the closing prices, 6.00
     C("graduated-zero-across-change", GR, (GRAD, GRAD_NEW), ("0", "0"), "6.00", 1),
     # ---- volume
@@ -219,29 +224,29 @@ CASES: list[Case] = [
     C("percentage-rate", PC, pct(rate="2.9"), "150.00", "4.35", None, transactions=(("100.00", "50.00"),)),
     # (2.90 + 0.30) + (1.45 + 0.30) = 4.95
     C("percentage-fixed-fee", PC, pct(rate="2.9", fixed_fee="0.30"), "150.00", "4.95", None,
-      transactions=(("100.00", "50.00"),)),  # fmt: skip
+      transactions=(("100.00", "50.00"),)),
     # 1 % of 10.00 = 0.10 → minimum 0.50; 1 % of 100.00 = 1.00 → 1.50
     C("percentage-minimum", PC, pct(rate="1", min_per_transaction="0.50"), "110.00", "1.50", None,
-      transactions=(("10.00", "100.00"),)),  # fmt: skip
+      transactions=(("10.00", "100.00"),)),
     # 2.9 % of 1000.00 = 29.00 → maximum 20.00; 2.9 % of 100.00 = 2.90 → 22.90
     C("percentage-maximum", PC, pct(rate="2.9", max_per_transaction="20.00"), "1100.00", "22.90", None,
-      transactions=(("1000.00", "100.00"),)),  # fmt: skip
+      transactions=(("1000.00", "100.00"),)),
     # the first transaction pays no fixed fee: 1.00 + (1.00 + 0.30) = 2.30
     C("percentage-free-transactions", PC, pct(rate="1", fixed_fee="0.30", free_transactions=1), "200", "2.30",
-      None, transactions=(("100", "100"),)),  # fmt: skip
+      None, transactions=(("100", "100"),)),
     # free amount 1000: 800 free (owes 0: stays free, no minimum); 500 spans: 300 × 2 % = 6.00; 100 × 2 % = 2.00
     C("percentage-free-amount-spanning", PC, pct(rate="2", min_per_transaction="0.50", free_amount="1000"),
-      "1400", "8.00", None, transactions=(("800", "500", "100"),)),  # fmt: skip
+      "1400", "8.00", None, transactions=(("800", "500", "100"),)),
     # free amount 1000 with a fixed fee: 0 + 0.30; 300 × 2 % + 0.30 = 6.30 → 6.60
     C("percentage-free-amount-fixed-fee", PC, pct(rate="2", fixed_fee="0.30", free_amount="1000"), "1300",
-      "6.60", None, transactions=(("800", "500"),)),  # fmt: skip
+      "6.60", None, transactions=(("800", "500"),)),
     # fixed fee waived (free transaction) but 1 % of 10 = 0.10 owed → minimum 0.50
     C("percentage-minimum-after-free-fee", PC,
       pct(rate="1", fixed_fee="0.30", free_transactions=5, min_per_transaction="0.50"), "10", "0.50", None,
-      transactions=(("10",),)),  # fmt: skip
+      transactions=(("10",),)),
     # only the fixed fee, 0.30 → minimum 0.50
     C("percentage-fixed-fee-below-minimum", PC, pct(rate="0", fixed_fee="0.30", min_per_transaction="0.50"),
-      "10", "0.50", None, transactions=(("10",),)),  # fmt: skip
+      "10", "0.50", None, transactions=(("10",),)),
     # no transactions → 0
     C("percentage-no-transactions", PC, pct(rate="2.9", fixed_fee="0.30"), "0", "0", None, rounded="0.00"),
     # 1.5 % of 1.00 = 0.015 → 0.02 (a half-up tie)
@@ -249,11 +254,11 @@ CASES: list[Case] = [
     # free transactions count over the period: old 1 % of 100 (1st, fee-free) = 1.00; new 2 % of 100 + 0.50 = 2.50
     C("percentage-price-change-counts-transactions", PC,
       (pct(rate="1", fixed_fee="0.30", free_transactions=1), pct(rate="2", fixed_fee="0.50", free_transactions=1)),
-      ("100", "100"), "3.50", None, transactions=(("100",), ("100",))),  # fmt: skip
+      ("100", "100"), "3.50", None, transactions=(("100",), ("100",))),
     # free amount over the period: old 600 all free; new 600 from position 600: 200 over 1000 × 3 % = 6.00
     C("percentage-price-change-free-amount", PC,
       (pct(rate="2", free_amount="1000"), pct(rate="3", free_amount="1000")), ("600", "600"), "6.00", None,
-      transactions=(("600",), ("600",))),  # fmt: skip
+      transactions=(("600",), ("600",))),
     # ---- graduated percentage
     # 3 % of 5000 = 150.00
     C("graduated-percentage-first-tier", GPC, GP, "5000", "150.00", 1),
@@ -285,6 +290,7 @@ CASES: list[Case] = [
     # 0.0125 × 3 = 0.0375 → 0.038
     C("kwd-graduated-three-units", GR, KWD_TIERS, "3", "0.0375", 1, currency="KWD", rounded="0.038"),
 ]
+# fmt: on
 
 
 def charge_of(case: Case) -> UsageCharge:
@@ -355,6 +361,7 @@ class Inc:
     transactions: tuple[tuple[str, ...], ...] = ()
 
 
+# fmt: off
 INCREMENTS: list[Inc] = [
     # 90 used; 20 more = units 91–110: 10 × 1.00 + 10 × 0.50 + tier 2's flat 10.00 = 25.00
     Inc("graduated-crosses-tier", GR, (GRAD,), ("90",), "20", "25.00"),
@@ -382,8 +389,9 @@ INCREMENTS: list[Inc] = [
     Inc("graduated-percentage", GPC, (GP,), ("9000",), "2000", "50.50"),
     # 900 of free amount 1000 used; a 300 transaction: 200 × 2 % = 4.00 + 0.30 = 4.30
     Inc("percentage-past-free-amount", PC, (pct(rate="2", fixed_fee="0.30", free_amount="1000"),), ("900",),
-        "300", "4.30", transaction="300", transactions=(("900",),)),  # fmt: skip
+        "300", "4.30", transaction="300", transactions=(("900",),)),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in INCREMENTS])
@@ -419,7 +427,9 @@ DAY = timedelta(days=1)
         pytest.param("0", 10 * DAY, 30 * DAY, True, "0", id="zero"),
     ],
 )
-def test_forecast(quantity: str, elapsed: timedelta, length: timedelta, additive: bool, expected: str) -> None:
+def test_forecast(
+    quantity: str, elapsed: timedelta, length: timedelta, additive: bool, expected: str
+) -> None:
     assert forecast(Decimal(quantity), elapsed, length, additive=additive) == Decimal(expected)
 
 
@@ -480,6 +490,7 @@ def _tiers(*bounds: str | None, name: str = "unit") -> dict[str, Any]:
     return {"tiers": [{"up_to": b, name: "1.00"} for b in bounds]}
 
 
+# fmt: off
 CHARGE_ERRORS = [
     # the second bound equals the first: bounds rise
     ("non-rising-up-to", _charge(GR, _tiers("100", "100", None)), "invalid_catalog", f"{P}.prices.EUR.tiers.1.up_to"),
@@ -490,10 +501,10 @@ CHARGE_ERRORS = [
     ("last-tier-closed", _charge(GR, _tiers("100", "200")), "invalid_catalog", f"{P}.prices.EUR.tiers.1.up_to"),
     ("no-tiers", _charge(GR, {"tiers": []}), "invalid_catalog", f"{P}.prices.EUR.tiers"),
     ("unknown-tier-field", _charge(GR, {"tiers": [{"up_to": None, "unit": "1", "price": "2"}]}), "invalid_catalog",
-     f"{P}.prices.EUR.tiers.0.price"),  # fmt: skip
+     f"{P}.prices.EUR.tiers.0.price"),
     ("float-unit-price", _charge(PU, {"unit": 0.002}), "invalid_amount", f"{P}.prices.EUR.unit"),
     ("float-flat-fee", _charge(GR, {"tiers": [{"up_to": None, "unit": "1", "flat": 5.0}]}), "invalid_amount",
-     f"{P}.prices.EUR.tiers.0.flat"),  # fmt: skip
+     f"{P}.prices.EUR.tiers.0.flat"),
     ("negative-price", _charge(PU, {"unit": "-0.01"}), "invalid_amount", f"{P}.prices.EUR.unit"),
     ("thirteen-decimals", _charge(PU, {"unit": "0.0000000000001"}), "invalid_amount", f"{P}.prices.EUR.unit"),
     ("not-a-number", _charge(PU, {"unit": "ten"}), "invalid_amount", f"{P}.prices.EUR.unit"),
@@ -501,27 +512,30 @@ CHARGE_ERRORS = [
     ("percentage-rate-above-100", _charge(PC, {"rate": "100.01"}), "invalid_amount", f"{P}.prices.EUR.rate"),
     ("graduated-percentage-rate-above-100",
      _charge(GPC, {"tiers": [{"up_to": "10", "rate": "3"}, {"up_to": None, "rate": "101"}]}), "invalid_amount",
-     f"{P}.prices.EUR.tiers.1.rate"),  # fmt: skip
+     f"{P}.prices.EUR.tiers.1.rate"),
     ("included-on-percentage", _charge(PC, {"rate": "2.9"}, included="100"), "invalid_catalog", f"{P}.included"),
     ("negative-included", _charge(PU, {"unit": "1"}, included="-5"), "invalid_amount", f"{P}.included"),
     ("package-size-zero", _charge(PK, {"size": "0", "price": "5.00"}), "invalid_amount", f"{P}.prices.EUR.size"),
     ("minimum-above-maximum", _charge(PC, {"rate": "1", "min_per_transaction": "5", "max_per_transaction": "1"}),
-     "invalid_catalog", f"{P}.prices.EUR.max_per_transaction"),  # fmt: skip
+     "invalid_catalog", f"{P}.prices.EUR.max_per_transaction"),
     ("free-transactions-as-text", _charge(PC, {"rate": "1", "free_transactions": "10"}), "invalid_catalog",
-     f"{P}.prices.EUR.free_transactions"),  # fmt: skip
+     f"{P}.prices.EUR.free_transactions"),
     ("unknown-model", _charge("tiered", {"unit": "1"}), "invalid_catalog", f"{P}.model"),
     ("unknown-timing", _charge(PU, {"unit": "1"}, timing="monthly"), "invalid_catalog", f"{P}.timing"),
     ("flat-fee-at-zero-not-bool", _charge(PU, {"unit": "1"}, flat_fee_at_zero="yes"), "invalid_catalog",
-     f"{P}.flat_fee_at_zero"),  # fmt: skip
+     f"{P}.flat_fee_at_zero"),
     ("unknown-currency", {"metric": "m", "model": PU, "prices": {"EURO": {"unit": "1"}}}, "unknown_currency",
-     f"{P}.prices.EURO"),  # fmt: skip
+     f"{P}.prices.EURO"),
     ("no-prices", {"metric": "m", "model": PU, "prices": {}}, "invalid_catalog", f"{P}.prices"),
     ("no-metric", {"metric": "", "model": PU, "prices": {"EUR": {"unit": "1"}}}, "invalid_catalog", f"{P}.metric"),
     ("unknown-charge-field", _charge(PU, {"unit": "1"}, unit="1"), "invalid_catalog", f"{P}.unit"),
 ]
+# fmt: on
 
 
-@pytest.mark.parametrize(("doc", "code", "field"), [pytest.param(d, c, f, id=i) for i, d, c, f in CHARGE_ERRORS])
+@pytest.mark.parametrize(
+    ("doc", "code", "field"), [pytest.param(d, c, f, id=i) for i, d, c, f in CHARGE_ERRORS]
+)
 def test_parse_charge_refuses(doc: dict[str, Any], code: str, field: str) -> None:
     with pytest.raises(DomainError) as caught:
         parse_charge(doc, P, currency_code)
@@ -533,13 +547,19 @@ def test_parse_charge_refuses(doc: dict[str, Any], code: str, field: str) -> Non
 TIERED_EUR = {"EUR": GRAD}
 
 
-def _catalog(*, charges: Any = None, minimum: Any = None, currencies: tuple[str, ...] = ("EUR",)) -> dict[str, Any]:
+def _catalog(
+    *, charges: Any = None, minimum: Any = None, currencies: tuple[str, ...] = ("EUR",)
+) -> dict[str, Any]:
     plan: dict[str, Any] = {
         "code": "metered",
         "name": "Metered",
         "billing_period": "month",
         "phases": [
-            {"type": "evergreen", "timing": "in_arrears", "prices": {c: {"flat": "10.00"} for c in currencies}}
+            {
+                "type": "evergreen",
+                "timing": "in_arrears",
+                "prices": {c: {"flat": "10.00"} for c in currencies},
+            }
         ],
     }
     if charges is not None:
@@ -550,29 +570,33 @@ def _catalog(*, charges: Any = None, minimum: Any = None, currencies: tuple[str,
 
 
 PLAN = "products.0.plans.0"
+# fmt: off
 CATALOG_ERRORS = [
     # the same metric priced twice on one plan
     ("duplicate-metric", _catalog(charges=[_charge(GR, GRAD), _charge(PU, {"unit": "0.01"})]), "duplicate_code",
-     f"{PLAN}.charges.1.metric"),  # fmt: skip
+     f"{PLAN}.charges.1.metric"),
     # the plan is sold in EUR and USD; the charge has no USD price
     ("missing-currency-price", _catalog(charges=[_charge(GR, GRAD)], currencies=("EUR", "USD")), "price_missing",
-     f"{PLAN}.charges.0.prices"),  # fmt: skip
+     f"{PLAN}.charges.0.prices"),
     # a GBP price on a plan not sold in GBP
     ("extra-currency-price",
      _catalog(charges=[{"metric": "m", "model": PU, "prices": {"EUR": {"unit": "1"}, "GBP": {"unit": "1"}}}]),
-     "invalid_catalog", f"{PLAN}.charges.0.prices.GBP"),  # fmt: skip
+     "invalid_catalog", f"{PLAN}.charges.0.prices.GBP"),
     # a tier error keeps its full path inside the catalog
     ("tier-error-path", _catalog(charges=[_charge(GR, _tiers("100", "100", None))]), "invalid_catalog",
-     f"{PLAN}.charges.0.prices.EUR.tiers.1.up_to"),  # fmt: skip
+     f"{PLAN}.charges.0.prices.EUR.tiers.1.up_to"),
     ("charges-not-a-list", _catalog(charges={"metric": "m"}), "invalid_catalog", f"{PLAN}.charges"),
     # minimum spend in a currency the plan is not sold in
     ("minimum-spend-other-currency", _catalog(minimum={"USD": "100.00"}), "invalid_catalog", f"{PLAN}.minimum_spend"),
     ("minimum-spend-float", _catalog(minimum={"EUR": 100.0}), "invalid_amount", f"{PLAN}.minimum_spend.EUR"),
     ("minimum-spend-negative", _catalog(minimum={"EUR": "-1.00"}), "invalid_amount", f"{PLAN}.minimum_spend.EUR"),
 ]
+# fmt: on
 
 
-@pytest.mark.parametrize(("doc", "code", "field"), [pytest.param(d, c, f, id=i) for i, d, c, f in CATALOG_ERRORS])
+@pytest.mark.parametrize(
+    ("doc", "code", "field"), [pytest.param(d, c, f, id=i) for i, d, c, f in CATALOG_ERRORS]
+)
 def test_parse_catalog_refuses(doc: dict[str, Any], code: str, field: str) -> None:
     with pytest.raises(DomainError) as caught:
         parse_catalog(doc)

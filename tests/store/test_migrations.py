@@ -24,11 +24,12 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0002"
+HEAD = "0003"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
     "catalog_versions", "subscriptions", "subscription_changes",
+    "billable_metrics", "usage_events", "usage_charges", "usage_thresholds", "usage_threshold_crossings",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -105,7 +106,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert script.get_heads() == [HEAD]
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
-    assert history == [("0002", "0001"), ("0001", None)]
+    assert history == [("0003", "0002"), ("0002", "0001"), ("0001", None)]
 
 
 def test_migrated_schema_equals_the_tables(migrated: Engine) -> None:
@@ -257,6 +258,11 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "catalog_versions": ("tenant_id", "number"),
         "subscriptions": ("tenant_id", "id"),
         "subscription_changes": ("tenant_id", "id"),
+        "billable_metrics": ("tenant_id", "code"),
+        "usage_events": ("tenant_id", "id"),
+        "usage_charges": ("tenant_id", "event_id"),
+        "usage_thresholds": ("tenant_id", "id"),
+        "usage_threshold_crossings": ("tenant_id", "threshold_id", "period_start"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

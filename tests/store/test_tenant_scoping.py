@@ -38,7 +38,7 @@ UNSCOPED = {
 REPOSITORIES = {
     "Tenants", "ApiKeys", "Users", "Customers", "TestClocks", "Jobs", "Events", "AuditEvents",
     "WebhookEndpoints", "WebhookDeliveries", "WebhookAttempts", "IdempotencyKeys",
-    "CatalogVersions", "Subscriptions",
+    "CatalogVersions", "Subscriptions", "BillableMetrics", "UsageEvents", "UsageCharges", "UsageThresholds",
 }  # fmt: skip
 
 

@@ -105,6 +105,10 @@ def parse_charge(value: Any, path: str, currency_code: Any) -> UsageCharge:
     included = decimal(body.get("included", "0"), f"{path}.included")
     if included and model is ChargeModel.PERCENTAGE:
         raise fail(f"{path}.included", "A percentage charge has its own free_amount and free_transactions.")
+    if timing is ChargeTiming.IN_ADVANCE and model is ChargeModel.VOLUME:
+        raise fail(
+            f"{path}.timing", "A volume price is known only at the period's end: charge it in arrears."
+        )
     at_zero = body.get("flat_fee_at_zero", True)
     if not isinstance(at_zero, bool):
         raise fail(f"{path}.flat_fee_at_zero", "Expected true or false.")
@@ -202,21 +206,3 @@ def minimum_true_up(minimum: Decimal, charged: Decimal, *, part_days: int, perio
         raise DomainError("invalid_period", "A minimum spend needs a period of at least one day.")
     owed = _PRECISION.divide(_PRECISION.multiply(minimum, part_days), period_days)
     return max(ZERO, owed - charged)
-
-
-def tiers_json(charge: UsageCharge, currency: str) -> list[dict[str, Any]] | None:
-    params = charge.prices[currency]
-    return [t.to_json("unit") for t in params.tiers] if charge.model in TIERED else None
-
-
-__all__ = [
-    "MODELS",
-    "ChargeModel",
-    "ChargeTiming",
-    "Part",
-    "Rated",
-    "UsageCharge",
-    "field",
-    "increment",
-    "rate",
-]
