@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import date as date_type
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,7 +35,9 @@ catalog = typer.Typer(
 subscription = typer.Typer(
     help="Subscriptions: create, change, cancel, pause, resume, schedule.", no_args_is_help=True
 )
+usage = typer.Typer(help="Usage events: import files of any size.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(usage, name="usage")
 app.add_typer(catalog, name="catalog")
 app.add_typer(subscription, name="subscription")
 app.add_typer(tenant, name="tenant")
@@ -457,6 +460,69 @@ def _print_charges(charges: list[Charge], title: str) -> None:
         table.add_row(str(c.due), c.kind.value, line.description, f"{line.start} – {line.end}", str(line.quantity),
                       str(line.amount))  # fmt: skip
     Console().print(table)
+
+
+def _records(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any] | DomainError]]:
+    """(line number, record or the error in it), streamed from the file."""
+    import csv
+
+    from kassa.core.usage_files import csv_header, csv_record, ndjson_record
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        if kind == "ndjson":
+            for number, line in enumerate(handle, start=1):
+                try:
+                    record = ndjson_record(line)
+                except DomainError as error:
+                    yield number, error
+                    continue
+                if record is not None:
+                    yield number, record
+            return
+        reader = csv.reader(handle)
+        header = csv_header(next(reader, []))
+        for row in reader:
+            try:
+                record = csv_record(header, row)
+            except DomainError as error:
+                yield reader.line_num, error
+                continue
+            if record is not None:
+                yield reader.line_num, record
+
+
+@usage.command("import")
+def usage_import(
+    tenant_id: TenantOption,
+    file: Annotated[Path, typer.Argument(help="NDJSON (one event per line) or CSV with a header row.")],
+    format: Annotated[str | None, typer.Option(help="ndjson or csv; default from the file name.")] = None,
+) -> None:
+    """Send a file of usage events, streamed in batches of 10,000: each event is counted once however often
+    the file is imported. Exits 1 if any event was refused (the first ones are listed with their line)."""
+    from kassa.services.metering import Imported, import_usage
+
+    kind = format or ("csv" if file.suffix.lower() == ".csv" else "ndjson")
+    if kind not in ("ndjson", "csv"):
+        raise DomainError("invalid_format", "The format is ndjson or csv.", "--format")
+    if not file.is_file():
+        raise DomainError("file_unreadable", f"Cannot read {file}: no such file.", "FILE")
+    _, ctx = _context()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
+                  TimeElapsedColumn(), transient=not sys.stderr.isatty()) as bar:  # fmt: skip
+        task = bar.add_task(f"importing {file.name}", total=None, counts="")
+
+        def show(done: Imported) -> None:
+            bar.update(task, counts=f"{done.accepted:,} stored, {done.duplicates:,} seen before, "
+                       f"{done.rejected:,} refused")  # fmt: skip
+
+        result = import_usage(ctx, system_actor(tenant_id, "cli"), _records(file, kind), show)
+    typer.echo(f"{result.records:,} events: {result.accepted:,} stored, {result.duplicates:,} seen before "
+               f"(not counted again), {result.rejected:,} refused")  # fmt: skip
+    for line, error in result.errors[:20]:
+        where = f" [{error.field}]" if error.field else ""
+        typer.echo(f"  line {line}: {error.code}: {error.message}{where}", err=True)
+    if result.rejected:
+        raise typer.Exit(1)
 
 
 def main() -> None:

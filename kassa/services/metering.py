@@ -14,7 +14,7 @@ batch touched.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -366,3 +366,55 @@ def get_usage_event(ctx: ServiceContext, actor: Actor, event_id: str) -> Any:
     if row is None:
         raise NotFound("usage_event", event_id)
     return row
+
+
+@dataclass(slots=True, kw_only=True)
+class Imported:
+    records: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[tuple[int, EventError]] = field(default_factory=list)  # (line, error), the first ones
+
+
+MAX_REPORTED = 1000
+
+
+def import_usage(
+    ctx: ServiceContext, actor: Actor, records: Iterable[tuple[int, Mapping[str, Any] | DomainError]],
+    progress: Callable[[Imported], None] | None = None, chunk: int = MAX_BATCH,
+) -> Imported:  # fmt: skip
+    """Stream (line, record) pairs into batches of `chunk`, each stored exactly once in its own transaction:
+    an import cut short can be run again, and what was stored is acknowledged as duplicates."""
+    total = Imported()
+    lines: list[int] = []
+    batch: list[Any] = []
+
+    def flush() -> None:
+        result = ingest_usage(ctx, actor, batch)
+        total.accepted += len(result.accepted)
+        total.duplicates += len(result.duplicates)
+        total.rejected += len(result.errors)
+        for error in result.errors:
+            if len(total.errors) < MAX_REPORTED:
+                total.errors.append((lines[error.index], error))
+        batch.clear()
+        lines.clear()
+        if progress is not None:
+            progress(total)
+
+    for line, record in records:
+        total.records += 1
+        if isinstance(record, DomainError):
+            total.rejected += 1
+            if len(total.errors) < MAX_REPORTED:
+                total.errors.append((line, EventError(index=-1, id=None, code=record.code, message=record.message,
+                                                      field=record.field)))  # fmt: skip
+            continue
+        lines.append(line)
+        batch.append(record)
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    return total

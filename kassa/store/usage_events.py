@@ -37,6 +37,11 @@ class Window:
     late_before: datetime | None = None
 
 
+_FROM_STAGING = (
+    f"INSERT INTO usage_events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM usage_staging "  # noqa: S608
+    "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
+)
+COPY_FROM = 200  # rows: below this, a multi-row INSERT is as quick as the staging round trip
 Quantities = dict[int, dict[str, Decimal]]  # window key → group → quantity
 
 
@@ -79,6 +84,8 @@ class UsageEvents:
         if not rows:
             return set()
         rows = [{**row, "tenant_id": tenant_id} for row in rows]
+        if self.dialect == "postgresql" and len(rows) >= COPY_FROM:
+            return self._copy_insert(rows)
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = (
             dialect_insert(usage_events)
@@ -87,6 +94,26 @@ class UsageEvents:
         )
         result = self.conn.execute(statement, list(rows))
         return {row[0] for row in result}
+
+    def _copy_insert(self, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+        """PostgreSQL: COPY into a session's staging table, then one INSERT … ON CONFLICT DO NOTHING from it —
+        several times faster than multi-row INSERTs, with the same exactly-once guarantee."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS usage_staging (LIKE usage_events INCLUDING DEFAULTS) "
+                "ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(f"COPY usage_staging ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([
+                        json.dumps(row[name]) if name == "properties" else row[name] for name in COLUMNS
+                    ])  # fmt: skip
+            cursor.execute(_FROM_STAGING)
+            inserted = {row[0] for row in cursor.fetchall()}
+            cursor.execute("DELETE FROM usage_staging")
+        return inserted
 
     def existing(self, tenant_id: str, ids: Iterable[str]) -> set[str]:
         wanted = list(ids)

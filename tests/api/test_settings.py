@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "tax_rounding": "per_line",
     "invoice_numbering": {"prefix": "INV-", "reset": "yearly", "digits": 5, "example": "INV-2026-00042"},
     "draft_grace_period_hours": 0,
+    "late_usage": "next_invoice",
+    "in_advance_usage_billing": "next_invoice",
     "reporting_currency": "EUR",
     "webhook_allowed_networks": [],
 }
