@@ -1,21 +1,34 @@
 """`kassa demo`: a small business on an embedded SQLite database, then the API served on it.
 
 Later stages grow this into months of a simulated business; for now: a tenant with its settings, the
-example catalog (examples/catalog.yaml), a few customers with subscriptions (one a child billed to its
-parent), and one customer on a test clock whose subscription is walked through a trial, an upgrade and
-five months of renewals.
+example catalog (examples/catalog.yaml and the usage-priced plans of examples/usage-plans.yaml), a few
+customers with subscriptions (one a child billed to its parent), usage for the metered ones (API calls,
+storage GB-hours, active users) over the days before now, and one customer on a test clock whose
+subscription is walked through a trial, an upgrade and five months of renewals.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
-from kassa.services import catalog, customers, health, subscriptions, tenants, test_clocks, users
+from kassa.services import (
+    billable_metrics,
+    catalog,
+    customers,
+    health,
+    metering,
+    rating,
+    subscriptions,
+    tenants,
+    test_clocks,
+    users,
+)
 from kassa.services.context import ServiceContext
 
 SETTINGS = {
@@ -43,6 +56,8 @@ CUSTOMERS: list[dict[str, Any]] = [
     {"external_id": "brightline", "name": "Brightline Ltd", "emails": ["accounts@brightline.example"], "currency": "GBP",
      "locale": "en_GB", "time_zone": "Europe/London", "tax_ids": [{"type": "gb_vat", "value": "GB980780684"}],
      "address": {"line1": "1 Finsbury Square", "city": "London", "postal_code": "EC2A 1AE", "country": "GB"}},
+    {"external_id": "pixelforge", "name": "Pixelforge Studios GmbH", "emails": ["ap@pixelforge.example"],
+     "address": {"line1": "Sendlinger Str. 7", "city": "München", "postal_code": "80331", "country": "DE"}},
     {"external_id": "zurich-labs", "name": "Zürich Labs AG", "currency": "CHF", "locale": "de_CH",
      "time_zone": "Europe/Zurich", "tax_ids": [{"type": "ch_vat", "value": "CHE-107.787.577 MWST"}],
      "address": {"line1": "Bahnhofstrasse 1", "city": "Zürich", "postal_code": "8001", "country": "CH"}},
@@ -50,6 +65,16 @@ CUSTOMERS: list[dict[str, Any]] = [
 
 
 CATALOG = Path(__file__).resolve().parents[1] / "examples" / "catalog.yaml"
+USAGE_PLANS = CATALOG.with_name("usage-plans.yaml")
+METRICS: list[dict[str, Any]] = [
+    {"code": "api_calls", "name": "API calls", "aggregation": "sum", "field_name": "calls",
+     "description": "Calls reported by the API gateway every hour"},
+    {"code": "storage_gb", "name": "Storage", "aggregation": "weighted_sum", "field_name": "gb",
+     "description": "GB stored, held until the next reading: billed in GB-hours"},
+    {"code": "active_users", "name": "Active users", "aggregation": "unique_count", "field_name": "user"},
+]  # fmt: skip
+# (customer, calls per day, GB stored at the start, users): metered customers and how busy they are
+METERED = [("pixelforge", 9_000, 120, 14), ("brightline", 2_500, 40, 6)]
 
 # (customer, plan, quantity, add-ons, start, anchor)
 SUBSCRIPTIONS: list[tuple[str, str, int, dict[str, int], str, dict[str, Any]]] = [
@@ -63,7 +88,11 @@ SUBSCRIPTIONS: list[tuple[str, str, int, dict[str, int], str, dict[str, Any]]] =
 def _catalog(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
     import yaml
 
+    for spec in METRICS:
+        billable_metrics.create_metric(ctx, actor, spec)
+    say("billable metrics: " + ", ".join(f"{m['code']} ({m['aggregation']})" for m in METRICS))
     document = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    document["products"] += yaml.safe_load(USAGE_PLANS.read_text(encoding="utf-8"))["products"]
     applied = catalog.apply_catalog(ctx, actor, document, effective_at=datetime(2025, 1, 1, tzinfo=UTC))
     plans = ", ".join(applied.version.catalog.plans)
     say(f"catalog version {applied.number} from {CATALOG.name}: {plans}")
@@ -98,6 +127,7 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
             "start_date": start, "billing_anchor": anchor,
         })  # fmt: skip
         say(f"subscription {sub.id} {external_id}: {plan} ×{quantity} from {start} ({sub.status.value})")
+    _usage(ctx, actor, ids, say)
     clock = test_clocks.create_test_clock(
         ctx, actor, name="demo clock", frozen_time=datetime(2026, 1, 1, 9, tzinfo=UTC)
     )
@@ -107,6 +137,46 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
     say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id}")
     _simulate(ctx, actor, clock.id, sim.id, say)
     return key
+
+
+def _usage(ctx: ServiceContext, actor: Any, ids: dict[str, str], say: Callable[[str], None]) -> None:
+    """The metered customers subscribe on the first of this month and use the service up to now: the API
+    gateway reports calls every hour, storage is read each morning, users are active each day."""
+    now = ctx.clock.now()
+    first = now.date().replace(day=1)
+    rng = random.Random(5)  # the same usage on every run
+    for external_id, calls, gb, users_count in METERED:
+        sub = subscriptions.create_subscription(ctx, actor, {
+            "customer_id": ids[external_id], "plan": "api-growth-monthly", "start_date": first.isoformat(),
+        })  # fmt: skip
+        events: list[dict[str, Any]] = []
+        day = datetime.combine(first, time(), tzinfo=UTC)
+        while day + timedelta(hours=6) < now:
+            events.append({"id": f"{external_id}-storage-{day:%Y%m%d}", "metric": "storage_gb",
+                           "subscription_id": sub.id, "timestamp": (day + timedelta(hours=6)).isoformat(),
+                           "properties": {"gb": str(gb + (day - datetime.combine(first, time(), tzinfo=UTC)).days)}})  # fmt: skip
+            for n in range(rng.randint(users_count // 2, users_count)):
+                events.append({"id": f"{external_id}-user-{day:%Y%m%d}-{n}", "metric": "active_users",
+                               "subscription_id": sub.id, "timestamp": (day + timedelta(hours=9)).isoformat(),
+                               "properties": {"user": f"u{rng.randint(1, users_count)}"}})  # fmt: skip
+            for hour in range(24):
+                at = day + timedelta(hours=hour, minutes=59)
+                if at >= now:
+                    break
+                events.append({"id": f"{external_id}-calls-{at:%Y%m%d%H}", "metric": "api_calls",
+                               "subscription_id": sub.id, "timestamp": at.isoformat(),
+                               "properties": {"calls": rng.randint(calls // 48, calls // 16)}})  # fmt: skip
+            day += timedelta(days=1)
+        sent = metering.ingest_usage(ctx, actor, events[:10_000])
+        for start in range(10_000, len(events), 10_000):
+            metering.ingest_usage(ctx, actor, events[start : start + 10_000])
+        say(f"subscription {sub.id} {external_id}: api-growth-monthly from {first} with {len(events):,} usage "
+            f"events ({len(sent.errors)} refused)")  # fmt: skip
+        for usage in rating.current_usage(ctx, actor, ids[external_id], sub.id):
+            parts = ", ".join(f"{c.line.metric} {c.line.rated.quantity:,.0f} → {c.line.amount}"
+                              for c in usage.lines)  # fmt: skip
+            say(f"  current usage {usage.period.start}–{usage.period.end}: {parts}; "
+                f"so far {usage.charged}, forecast {usage.forecast}")  # fmt: skip
 
 
 def _simulate(

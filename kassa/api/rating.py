@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -19,8 +19,13 @@ router = APIRouter(tags=["usage"])
 
 
 def _text(quantity: Decimal) -> str:
-    """A quantity without trailing zeros: 90, not 90.000000."""
-    return format(quantity.normalize(), "f") if quantity else "0"
+    """A quantity to 12 decimals without trailing zeros: 90, not 90.000000 (a GB-hours level divided by
+    3600 is exact to 60 digits inside, which no reader needs)."""
+    shown = quantity.quantize(TWELVE, ROUND_HALF_UP) if quantity.as_tuple().exponent < -12 else quantity  # type: ignore[operator]
+    return format(shown.normalize(), "f") if shown else "0"
+
+
+TWELVE = Decimal("1e-12")
 
 
 Quantity = Annotated[str, StringConstraints(pattern=r"^\d{1,18}(\.\d{1,12})?$")]

@@ -68,7 +68,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     ).stdout  # fmt: skip
     lines = out.splitlines()
     assert lines[0] == f"database ready at schema 0003: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
-    assert sum(line.startswith("customer cus_") for line in lines) == 4
+    assert sum(line.startswith("customer cus_") for line in lines) == 5
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
     assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)
     subscribed = [line.split(": ", 1)[1] for line in lines if line.startswith("subscription sub_")]
@@ -78,6 +78,13 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         "business-annual ×20 from 2026-03-01 (active)",
         "professional-contract ×40 from 2026-06-10 (active)",
     ]
+    # issue 5: the metered customers send usage, every event accepted, and read their current usage
+    assert "billable metrics: api_calls (sum), storage_gb (weighted_sum), active_users (unique_count)" in lines
+    metered = [line for line in lines if ": api-growth-monthly from " in line]
+    assert len(metered) == 2 and all(line.endswith(" usage events (0 refused)") for line in metered)
+    current = [line for line in lines if line.startswith("  current usage ")]
+    assert len(current) == 2 and all("api_calls" in line and "active_users 14 → 91.00 EUR" in line
+                                     for line in current[:1])  # fmt: skip
     # the test-clock customer: a trial, an upgrade mid-period, renewals
     assert any(
         line.endswith("team-monthly ×5: trialing (14-day trial, then 3 discounted months)") for line in lines
