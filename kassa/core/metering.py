@@ -34,6 +34,7 @@ from kassa.core.errors import DomainError
 CODE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 PROPERTY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_FILTER_VALUES = 100
+MAX_PROPERTIES = 50  # per event; the store refuses one whose properties exceed MAX_PROPERTIES_BYTES as JSON
 MAX_PROPERTIES_BYTES = 8192
 MAX_KEY = 200  # characters of a group or unique value
 # Property values keep at most this many digits: wider numbers are refused, not silently rounded.
@@ -339,9 +340,9 @@ def parse_usage_event(item: Any) -> IncomingEvent:
     properties = item.get("properties", {})
     if properties is None:
         properties = {}
-    if not isinstance(properties, dict) or len(str(properties)) > MAX_PROPERTIES_BYTES:
-        raise DomainError("invalid_usage_event", f"properties is an object of at most {MAX_PROPERTIES_BYTES} "
-                          "bytes.", "properties")  # fmt: skip
+    if not isinstance(properties, dict) or len(properties) > MAX_PROPERTIES:
+        raise DomainError("invalid_usage_event", f"properties is an object of at most {MAX_PROPERTIES} "
+                          "properties.", "properties")  # fmt: skip
     return IncomingEvent(id=event_id, metric=metric, subscription_id=subscription_id,
                          external_customer_id=customer, timestamp=_instant(item.get("timestamp")),
                          properties=properties)  # fmt: skip
@@ -353,7 +354,7 @@ def _instant(value: Any) -> datetime:
         instant = value
     elif isinstance(value, str) and 10 < len(value) <= 40:
         try:
-            instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            instant = datetime.fromisoformat(value)  # with "Z" too, from Python 3.11
         except ValueError:
             instant = None
     else:

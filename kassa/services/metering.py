@@ -13,19 +13,28 @@ batch touched.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kassa.core.audit import Actor
 from kassa.core.catalog import CatalogVersion
 from kassa.core.customers import Customer
 from kassa.core.errors import DomainError, NotFound
 from kassa.core.events import EventType
-from kassa.core.metering import BillableMetric, IncomingEvent, Measure, measure, parse_usage_event
+from kassa.core.metering import (
+    MAX_PROPERTIES_BYTES,
+    BillableMetric,
+    IncomingEvent,
+    Measure,
+    measure,
+    parse_usage_event,
+)
 from kassa.core.money import Money
 from kassa.core.periods import local_day
 from kassa.core.rating import ChargeTiming, Part, rate
@@ -67,6 +76,7 @@ class _Valid:
     measured: Measure
     late: bool
     period: UsagePeriod | None  # computed when needed (late check, in-advance charge)
+    properties_json: str
 
 
 class _Batch:
@@ -93,7 +103,10 @@ class _Batch:
         self.versions: list[CatalogVersion] = catalog.versions(uow, tenant_id)
         self._priced: dict[str, frozenset[str]] = {}
         self._now: dict[str, datetime] = {}
-        self._periods: dict[tuple[str, date], UsagePeriod | None] = {}
+        self._periods: dict[str, list[UsagePeriod]] = defaultdict(list)  # per subscription, as found
+        self._outside: set[tuple[str, date]] = set()
+        self._advance: dict[tuple[str, str], bool] = {}
+        self._zones: dict[str, ZoneInfo] = {}
 
     def priced(self, plan: str) -> frozenset[str]:
         """Metrics any version of the plan prices: an event for one of them belongs to the subscription."""
@@ -116,10 +129,17 @@ class _Batch:
         return self._now[customer_id]
 
     def period(self, sub: Subscription, day: date) -> UsagePeriod | None:
-        key = (sub.id, day)
-        if key not in self._periods:
-            self._periods[key] = rating.period_of(sub, self.versions, day)
-        return self._periods[key]
+        """The usage period containing `day`: one timeline walk per subscription and period a batch meets,
+        not one per event (a backfill of last week hits the same period thousands of times)."""
+        known = self._periods[sub.id]
+        found = next((p for p in known if p.start <= day < p.end), None)
+        if found is None and (sub.id, day) not in self._outside:
+            found = rating.period_of(sub, self.versions, day)
+            if found is None:
+                self._outside.add((sub.id, day))
+            else:
+                known.append(found)
+        return found
 
     def subscription(self, event: IncomingEvent) -> Subscription:
         if event.subscription_id is not None:
@@ -154,15 +174,19 @@ class _Batch:
             raise DomainError("metric_not_found", f"No billable metric {event.metric!r}.", "metric")
         sub = self.subscription(event)
         measured = measure(metric, event.properties)
+        properties_json = json.dumps(_plain(event.properties), ensure_ascii=False, separators=(",", ":"))
+        if len(properties_json) > MAX_PROPERTIES_BYTES:
+            raise DomainError("invalid_usage_event", f"properties take at most {MAX_PROPERTIES_BYTES} bytes as JSON.",
+                              "properties")  # fmt: skip
         now = self.now(sub.customer_id)
         if event.timestamp > now + FUTURE_TOLERANCE:
             raise DomainError(
                 "timestamp_in_future", f"timestamp is after now ({now.isoformat()}).", "timestamp"
             )
-        day = local_day(event.timestamp, sub.time_zone)
+        day = self.day(event.timestamp, sub.time_zone)
         if day < sub.start:
             raise DomainError("outside_subscription", f"The subscription starts on {sub.start}.", "timestamp")
-        today = local_day(now, sub.time_zone)
+        today = self.day(now, sub.time_zone)
         charge_in_advance = self._in_advance(sub, metric.code)
         period = None
         late = False
@@ -177,17 +201,29 @@ class _Batch:
                     raise DomainError("late_usage", f"The period {period.start}–{period.end} is closed; this "
                                       "tenant refuses late usage.", "timestamp")  # fmt: skip
                 late = True
-        return _Valid(
-            index=index, event=event, sub=sub, metric=metric, measured=measured, late=late, period=period
-        )
+        return _Valid(index=index, event=event, sub=sub, metric=metric, measured=measured, late=late, period=period,
+                      properties_json=properties_json)  # fmt: skip
+
+    def day(self, instant: datetime, time_zone: str) -> date:
+        if time_zone == "UTC":
+            return instant.date()  # instants here are UTC already
+        zone = self._zones.get(time_zone)
+        if zone is None:
+            zone = self._zones[time_zone] = ZoneInfo(time_zone)
+        return instant.astimezone(zone).date()
 
     def _in_advance(self, sub: Subscription, metric: str) -> bool:
-        for version in reversed(self.versions):
-            plan = version.catalog.plans.get(sub.terms.plan)
-            charge = plan.charge(metric) if plan else None
-            if charge is not None:
-                return charge.timing is ChargeTiming.IN_ADVANCE
-        return False
+        """Whether the plan's newest pricing of `metric` charges it per event as it arrives."""
+        key = (sub.terms.plan, metric)
+        if key not in self._advance:
+            self._advance[key] = False
+            for version in reversed(self.versions):
+                plan = version.catalog.plans.get(sub.terms.plan)
+                charge = plan.charge(metric) if plan else None
+                if charge is not None:
+                    self._advance[key] = charge.timing is ChargeTiming.IN_ADVANCE
+                    break
+        return self._advance[key]
 
 
 def ingest_usage(ctx: ServiceContext, actor: Actor, items: Sequence[Any]) -> Ingested:
@@ -241,7 +277,7 @@ def _row(tenant_id: str, v: _Valid, received_at: datetime) -> dict[str, Any]:
         "tenant_id": tenant_id, "id": v.event.id, "customer_id": v.sub.customer_id, "subscription_id": v.sub.id,
         "metric": v.metric.code, "timestamp": v.event.timestamp, "received_at": received_at, "value": m.value,
         "unique_key": m.unique_key, "group_key": m.group_key, "counted": m.counted, "late": v.late,
-        "properties": _plain(v.event.properties),
+        "properties": v.properties_json,
     }  # fmt: skip
 
 
