@@ -154,7 +154,7 @@ class ThresholdOut(BaseModel):
 
     @classmethod
     def of(cls, t: UsageThreshold) -> ThresholdOut:
-        return cls(id=t.id, subscription_id=t.subscription_id, kind=t.kind.value, value=_text(t.value),
+        return cls(id=t.id, subscription_id=t.subscription_id, kind=t.kind.value, value=str(t.value),
                    metric=t.metric, created_at=t.created_at)  # fmt: skip
 
 

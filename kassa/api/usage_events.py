@@ -36,7 +36,10 @@ class UsageEventIn(Input):
 
 
 class UsageBatchIn(Input):
-    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH, description=EVENT_DOC)
+    events: list[Any] = Field(
+        min_length=1,
+        description=f"At most {MAX_BATCH:,} (more: batch_too_large, nothing stored). {EVENT_DOC}",
+    )
 
 
 class EventErrorOut(BaseModel):

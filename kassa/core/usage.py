@@ -137,8 +137,8 @@ def price_usage(
 
 
 def _same_terms(a: UsageCharge, b: UsageCharge) -> bool:
-    """Slices priced on the same terms share tiers and allowance over the period; a change of model (or of
-    allowance) mid-period starts the count again, since tiers of different models cannot be added up."""
+    """Slices priced on the same terms are rated together; after a change of model or allowance mid-period
+    the new terms price their units on top of those used before (see _across)."""
     return (a.model, a.included, a.flat_fee_at_zero) == (b.model, b.included, b.flat_fee_at_zero)
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
 MAX_BATCH = 10_000
+FOREVER = datetime.max.replace(tzinfo=UTC)  # late events received at any time
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the sender and kassa
 
 
@@ -175,7 +176,7 @@ class _Batch:
         sub = self.subscription(event)
         measured = measure(metric, event.properties)
         properties_json = json.dumps(_plain(event.properties), ensure_ascii=False, separators=(",", ":"))
-        if len(properties_json) > MAX_PROPERTIES_BYTES:
+        if len(properties_json.encode()) > MAX_PROPERTIES_BYTES:
             raise DomainError("invalid_usage_event", f"properties take at most {MAX_PROPERTIES_BYTES} bytes as JSON.",
                               "properties")  # fmt: skip
         now = self.now(sub.customer_id)
@@ -257,8 +258,9 @@ def ingest_usage(ctx: ServiceContext, actor: Actor, items: Sequence[Any]) -> Ing
             seen.add(event.id)
             valid.append(checked)
         received_at = ctx.clock.now()
+        # received on the customer's clock (a test clock's frozen time): what decides late usage later
         inserted = uow.usage_events.insert(
-            actor.tenant_id, [_row(actor.tenant_id, v, received_at) for v in valid]
+            actor.tenant_id, [_row(actor.tenant_id, v, batch.now(v.sub.customer_id)) for v in valid]
         )
         stored = [v for v in valid if v.event.id in inserted]
         result.accepted = [v.event.id for v in stored]
@@ -290,7 +292,9 @@ def _charge_in_advance(
     ctx: ServiceContext, uow: UnitOfWork, batch: _Batch, stored: Sequence[_Valid], at: datetime
 ) -> None:
     """Each in-advance event is charged what it adds to its period's amount (tiers reached, allowance used),
-    in timestamp order: the period's usage before the batch, then the batch's events one by one."""
+    in timestamp order: the period's usage before the batch, then the batch's events one by one. The
+    subscription is locked first, so concurrent batches charge one after the other, never sharing an
+    allowance or a tier. Late events count too: in advance, each was charged when it arrived."""
     if not stored:
         return
     groups: dict[tuple[str, date], list[_Valid]] = defaultdict(list)
@@ -299,32 +303,49 @@ def _charge_in_advance(
         groups[(v.sub.id, v.period.start)].append(v)
     rounding = batch.settings.rounding_mode
     billing = batch.settings.in_advance_usage_billing.value
+    locked: set[str] = set()
     rows = []
     for items in groups.values():
         sub, period = items[0].sub, items[0].period
         assert period is not None
+        if sub.id not in locked:
+            uow.subscriptions.get(sub.tenant_id, sub.id, for_update=True)
+            locked.add(sub.id)
         metrics = {v.metric.code: v.metric for v in items}
-        windows, asks = rating.usage_windows([(sub, period)], metrics)
+        windows, asks = rating.usage_windows([(sub, period)], metrics, late_before=[FOREVER])
         quantities = uow.usage_events.aggregate(sub.tenant_id, metrics, windows)
-        # per (metric, group): each slice's units before this batch (in-advance metrics are additive)
+        transactional = {code for code in metrics if period.charges()[code].transactional}
+        moves = uow.usage_events.transactions(
+            sub.tenant_id, [w for w in windows if w.metric in transactional]
+        )
+        # per (metric, group): each slice's units and transactions so far (in-advance metrics are additive)
         width = len(period.slices)
-        state: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * width)  # noqa: B023
+        units_of: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * width)  # noqa: B023
+        moves_of: dict[tuple[str, str], list[list[Decimal]]] = defaultdict(lambda: [[] for _ in range(width)])  # noqa: B023
         for window, ask in zip(windows, asks, strict=True):
             for group, quantity in quantities.get(window.key, {}).items():
-                state[(ask.metric, group)][ask.slice or 0] += quantity
+                units_of[(ask.metric, group)][ask.slice or 0] += quantity
+            for group, values in moves.get(window.key, {}).items():
+                moves_of[(ask.metric, group)][ask.slice or 0] = list(values)
         counted = [v for v in items if v.measured.counted]
-        for v in counted:  # the aggregate includes the batch: take its units out first
-            state[(v.metric.code, v.measured.group_key)][_slice_of(period, v)] -= _units(v)
+        for v in counted:  # the aggregate includes the batch: take it out first
+            key, index = (v.metric.code, v.measured.group_key), _slice_of(period, v)
+            units_of[key][index] -= _units(v)
+            if v.metric.code in transactional:
+                moves_of[key][index].remove(_units(v))
         for v in sorted(counted, key=lambda v: (v.event.timestamp, v.event.id)):
             key = (v.metric.code, v.measured.group_key)
             index, units = _slice_of(period, v), _units(v)
             piece = period.slices[index]
-            charge = period.charges()[v.metric.code]
-            before = _as_parts(period, v.metric.code, state[key], sub.currency)
-            state[key][index] += units
+            # per event, the first tier's flat fee is owed by the first unit, not by the period at zero
+            charge = replace(period.charges()[v.metric.code], flat_fee_at_zero=False)
+            before = _as_parts(period, v.metric.code, units_of[key], moves_of[key], sub.currency)
+            units_of[key][index] += units
+            if v.metric.code in transactional:
+                moves_of[key][index].append(units)
             if not piece.billable or piece.plan.charge(v.metric.code) is None:
                 continue  # used during a trial or a pause: free
-            after = _as_parts(period, v.metric.code, state[key], sub.currency)
+            after = _as_parts(period, v.metric.code, units_of[key], moves_of[key], sub.currency)
             money = Money.rounded(
                 rate(charge, after).amount - rate(charge, before).amount, sub.currency, rounding
             )
@@ -334,10 +355,16 @@ def _charge_in_advance(
                          "currency": sub.currency, "billing": billing, "created_at": at})  # fmt: skip
             events.emit(ctx, uow, sub.tenant_id, EventType.USAGE_CHARGED, object_type="usage_event",
                         object_id=v.event.id, at=at, customer_id=sub.customer_id,
-                        data={"subscription_id": sub.id, "metric": v.metric.code, "group": v.measured.group_key,
-                              "units": str(units), "charged": money.amount_text(), "currency": sub.currency,
-                              "billing": billing})  # fmt: skip
+                        data={"subscription_id": sub.id, "metric": v.metric.code, "group": v.measured.group_key or None,
+                              "units": _text(units), "charged": money.amount_text(), "currency": sub.currency,
+                              "billing": billing, "period_start": period.start.isoformat(),
+                              "period_end": period.end.isoformat()})  # fmt: skip
     uow.usage_charges.add(batch.tenant_id, rows)
+
+
+def _text(quantity: Decimal) -> str:
+    """A quantity as plain text without trailing zeros: 10, not 1E+1."""
+    return format(quantity.normalize(), "f") if quantity else "0"
 
 
 def _units(v: _Valid) -> Decimal:
@@ -349,12 +376,14 @@ def _slice_of(period: UsagePeriod, v: _Valid) -> int:
     return next((i for i, s in enumerate(period.slices) if s.start <= day < s.end), len(period.slices) - 1)
 
 
-def _as_parts(period: UsagePeriod, metric: str, quantities: list[Decimal], currency: str) -> list[Part]:
+def _as_parts(
+    period: UsagePeriod, metric: str, quantities: list[Decimal], moves: list[list[Decimal]], currency: str
+) -> list[Part]:
     parts = []
-    for piece, quantity in zip(period.slices, quantities, strict=True):
+    for piece, quantity, values in zip(period.slices, quantities, moves, strict=True):
         own = piece.plan.charge(metric)
         if own is not None and piece.billable:
-            parts.append(Part(quantity=quantity, params=own.prices[currency]))
+            parts.append(Part(quantity=quantity, params=own.prices[currency], transactions=tuple(values)))
     return parts
 
 
@@ -377,7 +406,8 @@ def check_thresholds(
             entries.append((sub, period))
     if not entries:
         return
-    rated = rating.rate_periods(uow, batch.tenant_id, batch.settings.rounding_mode, entries)
+    cut = [batch.now(sub.customer_id) for sub, _ in entries]
+    rated = rating.rate_periods(uow, batch.tenant_id, batch.settings.rounding_mode, entries, until=cut)
     for (sub, period), lines in zip(entries, rated, strict=True):
         now = batch.now(sub.customer_id)
         for threshold in by_sub[sub.id]:
@@ -392,8 +422,10 @@ def check_thresholds(
                                   "kind": threshold.kind.value, "value": str(threshold.value),
                                   "metric": threshold.metric, "period_start": period.start.isoformat(),
                                   "period_end": period.end.isoformat(),
-                                  "quantity": str(sum((line.rated.quantity for line in used), Decimal(0))),
-                                  "charged": str(sum((line.amount.amount for line in used), Decimal(0)))})  # fmt: skip
+                                  "quantity": _text(sum((line.rated.quantity for line in used), Decimal(0)))
+                                  if threshold.metric else None,
+                                  "charged": Money.rounded(sum((line.amount.amount for line in used), Decimal(0)),
+                                                           sub.currency).amount_text()})  # fmt: skip
 
 
 def get_usage_event(ctx: ServiceContext, actor: Actor, event_id: str) -> Any:
@@ -439,7 +471,7 @@ def import_usage(
         if progress is not None:
             progress(total)
 
-    for line, record in records:
+    for line, record in records:  # errors are reported in line order: each batch's sorted, batches in order
         total.records += 1
         if isinstance(record, DomainError):
             total.rejected += 1

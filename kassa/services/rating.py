@@ -51,7 +51,7 @@ class _Ask:
 
 def usage_windows(
     entries: Sequence[tuple[Subscription, UsagePeriod]], metrics: Mapping[str, BillableMetric],
-    late_before: Sequence[datetime | None] | None = None, until: datetime | None = None,
+    late_before: Sequence[datetime | None] | None = None, until: Sequence[datetime | None] | None = None,
 ) -> tuple[list[Window], list[_Ask]]:  # fmt: skip
     """One window per entry, metric and price slice (whole period for non-additive metrics); `until` cuts
     the period short (usage so far: a level is held up to now, not to the period's end)."""
@@ -59,6 +59,7 @@ def usage_windows(
     asks: list[_Ask] = []
     for index, (sub, period) in enumerate(entries):
         cut = late_before[index] if late_before else None
+        stop = until[index] if until else None
         for code in period.charges():
             metric = metrics.get(code)
             if metric is None:
@@ -70,8 +71,8 @@ def usage_windows(
             )
             for i, first, last in spans:
                 start, end = instants(sub, first, last)
-                if until is not None:
-                    end = max(start, min(end, until))
+                if stop is not None:
+                    end = max(start, min(end, stop))
                 windows.append(Window(key=len(windows), subscription_id=sub.id, metric=code, start=start, end=end,
                                       late_before=cut))  # fmt: skip
                 asks.append(_Ask(index=index, metric=code, slice=i))
@@ -81,7 +82,7 @@ def usage_windows(
 def rate_periods(
     uow: UnitOfWork, tenant_id: str, rounding: RoundingMode,
     entries: Sequence[tuple[Subscription, UsagePeriod]], metrics: Mapping[str, BillableMetric] | None = None,
-    late_before: Sequence[datetime | None] | None = None, until: datetime | None = None,
+    late_before: Sequence[datetime | None] | None = None, until: Sequence[datetime | None] | None = None,
 ) -> list[list[UsageLine]]:  # fmt: skip
     """Each entry's usage lines for its period: one aggregation query per kind for all of them."""
     codes = {code for _, period in entries for code in period.charges()}
@@ -199,7 +200,7 @@ def _current(
     if period is None:
         return None
     metrics = uow.billable_metrics.many(sub.tenant_id, period.charges())
-    (lines,) = rate_periods(uow, sub.tenant_id, rounding, [(sub, period)], metrics, until=now)
+    (lines,) = rate_periods(uow, sub.tenant_id, rounding, [(sub, period)], metrics, until=[now])
     start, end = instants(sub, period.start, period.end)
     current = [_forecast(line, period, metrics[line.metric], now - start, end - start, sub.currency, rounding)
                for line in lines]  # fmt: skip
@@ -208,8 +209,13 @@ def _current(
     minimum_money = true_up = None
     if minimum is not None:
         charged = sum((line.amount.amount for line in lines), Decimal(0))
-        owed = minimum_true_up(minimum, charged, part_days=days(period.start, period.end),
-                               period_days=period.full_days)  # fmt: skip
+        billed_days = sum(
+            days(s.start, s.end) for s in period.slices if s.billable
+        )  # not the trial or a pause
+        owed = (
+            minimum_true_up(minimum, charged, part_days=billed_days, period_days=period.full_days)
+            if billed_days else Decimal(0)
+        )  # fmt: skip
         minimum_money = Money.rounded(minimum, sub.currency, rounding)
         true_up = Money.rounded(owed, sub.currency, rounding)
     return CurrentUsage(subscription=sub, period=period, now=now, lines=current, late=late,
@@ -291,7 +297,7 @@ def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Esti
             group = measured.group_key
             units = measured.value if measured.value is not None else Decimal(1)
             transaction = measured.value if charge.transactional else None
-        parts = _parts(uow, sub, period, metric, charge, group)
+        parts = _parts(uow, sub, period, metric, charge, group, now)
     before = rate(charge, parts)
     cost = increment(charge, parts, units, transaction)
     after = rate(charge, [*parts[:-1], Part(quantity=parts[-1].quantity + units, params=parts[-1].params)])
@@ -304,15 +310,11 @@ def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Esti
 
 
 def _parts(
-    uow: UnitOfWork,
-    sub: Subscription,
-    period: UsagePeriod,
-    metric: BillableMetric,
-    charge: UsageCharge,
-    group: str,
-) -> list[Part]:
-    """The period's usage so far for one metric and group, as rate() takes it."""
-    windows, asks = usage_windows([(sub, period)], {metric.code: metric})
+    uow: UnitOfWork, sub: Subscription, period: UsagePeriod, metric: BillableMetric, charge: UsageCharge, group: str,
+    now: datetime,
+) -> list[Part]:  # fmt: skip
+    """The period's usage so far (up to now) for one metric and group, as rate() takes it."""
+    windows, asks = usage_windows([(sub, period)], {metric.code: metric}, until=[now])
     windows = [w for w, a in zip(windows, asks, strict=True) if a.metric == metric.code]
     asks = [a for a in asks if a.metric == metric.code]
     quantities = uow.usage_events.aggregate(sub.tenant_id, {metric.code: metric}, windows)

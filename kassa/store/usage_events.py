@@ -39,7 +39,7 @@ class Window:
 
 _FROM_STAGING = (
     f"INSERT INTO usage_events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM usage_staging "  # noqa: S608
-    "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
+    "ORDER BY id ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
 )
 _SQLITE_INSERT = f"INSERT INTO usage_events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
 COPY_FROM = 200  # rows: below this, a multi-row INSERT is as quick as the staging round trip
@@ -84,7 +84,8 @@ class UsageEvents:
         the same id waits on the primary key and then finds it taken: counted once."""
         if not rows:
             return set()
-        rows = [{**row, "tenant_id": tenant_id} for row in rows]
+        # in id order, so concurrent batches with overlapping ids take the key locks in one order (no deadlock)
+        rows = sorted(({**row, "tenant_id": tenant_id} for row in rows), key=lambda row: row["id"])
         if self.dialect == "postgresql" and len(rows) >= COPY_FROM:
             return self._copy_insert(rows)
         if self.dialect == "sqlite":

@@ -50,5 +50,5 @@ class UsageThresholds:
         dialect_insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         statement = dialect_insert(usage_threshold_crossings).values(
             tenant_id=tenant_id, threshold_id=threshold_id, period_start=period_start, reached_at=at,
-        ).on_conflict_do_nothing()  # fmt: skip
-        return self.conn.execute(statement).rowcount == 1
+        ).on_conflict_do_nothing().returning(usage_threshold_crossings.c.threshold_id)  # fmt: skip
+        return self.conn.execute(statement).first() is not None

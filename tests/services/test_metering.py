@@ -110,6 +110,21 @@ def test_same_ids_in_one_batch_are_counted_once(ctx: ServiceContext, actor: Acto
     assert stored(ctx, actor) == 2
 
 
+def test_each_bad_event_is_reported_by_index(ctx: ServiceContext, actor: Actor) -> None:
+    """Issue 5: an item that is not an event, or one with a bad id, is reported at its index and the others
+    are stored."""
+    setup(ctx, actor)
+    items: list[Any] = [event("a"), "not an event", {**event("b"), "id": "has space"}, event("c"), None]
+    result = metering.ingest_usage(ctx, actor, items)
+    assert [(e.index, e.id, e.code, e.field) for e in result.errors] == [
+        (1, None, "invalid_usage_event", None),
+        (2, "has space", "invalid_usage_event", "id"),
+        (4, None, "invalid_usage_event", None),
+    ]
+    assert (result.received, result.accepted, result.duplicates) == (5, ["a", "c"], [])
+    assert stored(ctx, actor) == 2
+
+
 def test_a_batch_too_large_stores_nothing(ctx: ServiceContext, actor: Actor) -> None:
     """Issue 5: 10,001 events are refused as a whole, before anything is written."""
     setup(ctx, actor)

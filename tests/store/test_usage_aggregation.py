@@ -12,6 +12,7 @@ cleanup, so examples cannot see each other's events.
 from __future__ import annotations
 
 import decimal
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -59,7 +60,7 @@ class Event:
             "id": r.id, "customer_id": "cus_test", "subscription_id": self.subscription_id,
             "metric": self.metric, "timestamp": r.timestamp, "received_at": self.received_at or r.timestamp,
             "value": r.value, "unique_key": r.unique_key, "group_key": r.group_key, "counted": r.counted,
-            "late": self.late, "properties": {},
+            "late": self.late, "properties": "{}",
         }  # fmt: skip
 
 
@@ -123,10 +124,14 @@ WINDOWS = (
     Window(key=7, subscription_id="sub_a", metric="n", start=BASE, end=BASE + 2 * HOUR, late_before=BASE + 2 * HOUR),
 )  # fmt: skip
 LATE_CUTS = sorted({w.late_before for w in WINDOWS if w.late_before is not None})
-# Instants events like to fall on: window bounds, late cuts, and one microsecond either side.
+# Instants events like to fall on: window bounds and one microsecond either side; and a few instants
+# inside the windows, where many events tie (the last one of windows 1 and 3 among them).
 ANCHORS = sorted({t + d for w in WINDOWS for t in (w.start, w.end) for d in (-US, timedelta(0), US)})
+TIES = [BASE + HOUR / 2, BASE + HOUR, BASE + 2 * HOUR - US]
 
 instants = st.one_of(
+    st.sampled_from(TIES),
+    st.sampled_from(TIES),
     st.sampled_from(ANCHORS),
     st.integers(-2 * 3600 * 10**6, 4 * 3600 * 10**6).map(lambda us: BASE + timedelta(microseconds=us)),
 )
@@ -148,7 +153,7 @@ ids = st.text(alphabet="aAbB09-._", min_size=1, max_size=4)
 
 @st.composite
 def events_for(draw: st.DrawFn, kinds: dict[str, Aggregation]) -> list[Event]:
-    names = draw(st.lists(ids, unique=True, max_size=30))
+    names = draw(st.lists(ids, unique=True, min_size=1, max_size=40))
     out = []
     for name in names:
         metric = draw(st.sampled_from(["m", "m", "m", "n"]))
@@ -163,9 +168,9 @@ def events_for(draw: st.DrawFn, kinds: dict[str, Aggregation]) -> list[Event]:
         late = draw(st.integers(0, 3)) == 0
         reading = Reading(
             id=name, timestamp=draw(instants), value=value, unique_key=unique_key,
-            group_key=draw(st.sampled_from(["", "eu", "EU", "us"])), counted=draw(st.integers(0, 4)) > 0,
+            group_key=draw(st.sampled_from(["", "eu", "EU"])), counted=draw(st.integers(0, 4)) > 0,
         )  # fmt: skip
-        out.append(Event(reading, draw(st.sampled_from(["sub_a", "sub_b", "sub_c"])), metric, late,
+        out.append(Event(reading, draw(st.sampled_from(["sub_a", "sub_a", "sub_b", "sub_c"])), metric, late,
                          draw(received) if late else None))  # fmt: skip
     return out
 
@@ -333,30 +338,63 @@ def test_unique_count_and_count_skip_uncounted_and_late_events(
     ctx: ServiceContext, tenant: TenantAccess
 ) -> None:
     cut = BASE + HOUR
-    common: dict[str, Any] = {"sub": "sub_a"}
+    shapes: list[tuple[str, datetime, str, dict[str, Any]]] = [
+        ("e1", BASE, "x", {}),
+        ("e2", BASE + US, "X", {}),
+        ("e3", BASE + 2 * US, "x", {}),
+        ("e4", BASE, "y", {"counted": False}),
+        ("e5", BASE, "z", {"late": True, "received_at": cut}),  # received at the cut: not before it
+        ("e6", BASE, "w", {"late": True, "received_at": cut - US}),
+        ("e7", BASE, "v", {"sub": "sub_b"}),
+        ("e8", cut, "t", {}),  # at the window's end: outside
+    ]
     events = [
-        event("e1", BASE, unique_key="x", **common),
-        event("e2", BASE + US, unique_key="X", **common),
-        event("e3", BASE + 2 * US, unique_key="x", **common),
-        event("e4", BASE, unique_key="y", counted=False, **common),
-        event("e5", BASE, unique_key="z", late=True, received_at=cut, **common),  # at the cut: not before it
-        event("e6", BASE, unique_key="w", late=True, received_at=cut - US, **common),
-        event("e7", BASE, unique_key="v", sub="sub_b"),
+        event(f"{code}-{name}", at, unique_key=key if code == "u" else None, metric=code, **more)
+        for code in "uc"
+        for name, at, key, more in shapes
     ]
     metrics = {"u": metric_of("u", Aggregation.UNIQUE_COUNT), "c": metric_of("c", Aggregation.COUNT)}
-    tagged = [
-        Event(e.reading, e.subscription_id, code, e.late, e.received_at) for e in events for code in "uc"
-    ]
-    tagged = [Event(Reading(id=f"{e.metric}-{e.reading.id}", timestamp=e.reading.timestamp, value=None,
-                            unique_key=e.reading.unique_key, group_key="", counted=e.reading.counted),
-                    e.subscription_id, e.metric, e.late, e.received_at) for e in tagged]  # fmt: skip
     windows = [
-        Window(key=1, subscription_id="sub_a", metric="u", start=BASE, end=BASE + HOUR, late_before=cut),
-        Window(key=2, subscription_id="sub_a", metric="c", start=BASE, end=BASE + HOUR, late_before=cut),
+        Window(key=1, subscription_id="sub_a", metric="u", start=BASE, end=cut, late_before=cut),
+        Window(key=2, subscription_id="sub_a", metric="c", start=BASE, end=cut, late_before=cut),
     ]
-    got = stored(ctx, tenant, metrics, tagged, windows)
+    got = stored(ctx, tenant, metrics, events, windows)
     assert got == {1: {"": Decimal(3)}, 2: {"": Decimal(4)}}  # x, X, w; e1, e2, e3, e6
-    assert {w.key: expected(metrics, tagged, w) for w in windows} == got
+    assert {w.key: expected(metrics, events, w) for w in windows} == got
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+def test_a_bulk_insert_aggregates_like_the_oracle(
+    ctx: ServiceContext, tenant: TenantAccess, kind: Aggregation
+) -> None:
+    """Hundreds of events at once (PostgreSQL inserts them through COPY): the same quantities."""
+    rng = random.Random(f"bulk-{kind.value}")
+    events = []
+    for i in range(400):
+        value = unique_key = None
+        if kind is Aggregation.UNIQUE_COUNT:
+            unique_key = rng.choice(["a", "b", "c", "A"])
+        elif kind is not Aggregation.COUNT:
+            value = (
+                Decimal(rng.randrange(0, 10**18)).scaleb(-6)
+                if rng.random() < 0.5
+                else Decimal(rng.randint(0, 9))
+            )
+        late = rng.random() < 0.2
+        events.append(event(
+            f"ev-{i:04d}", BASE + timedelta(microseconds=rng.randrange(-3600 * 10**6, 3 * 3600 * 10**6)), value,
+            sub=rng.choice(["sub_a", "sub_b"]), group=rng.choice(["", "eu"]), unique_key=unique_key,
+            counted=rng.random() < 0.9, late=late, received_at=BASE + rng.choice([HOUR, 3 * HOUR]) if late else None,
+        ))  # fmt: skip
+    metrics = {"m": metric_of("m", kind)}
+    windows = [
+        Window(key=i, subscription_id=sub, metric="m", start=BASE + i * HOUR / 2, end=BASE + 2 * HOUR,
+               late_before=BASE + 2 * HOUR)
+        for i, sub in enumerate(["sub_a", "sub_b", "sub_a"])
+    ]  # fmt: skip
+    with decimal.localcontext(EXACT):
+        got = stored(ctx, tenant, metrics, events, windows)
+        assert {w.key: expected(metrics, events, w) for w in windows} == got
 
 
 # ---- transactions ----------------------------------------------------------------------------------------
