@@ -17,7 +17,7 @@ from kassa.core.errors import DomainError, NotFound
 from kassa.core.metering import BillableMetric, measure, number
 from kassa.core.money import Money, RoundingMode
 from kassa.core.periods import days, local_day, start_of
-from kassa.core.rating import Part, UsageCharge, forecast, increment, minimum_true_up, rate
+from kassa.core.rating import ChargeTiming, Part, UsageCharge, forecast, increment, minimum_true_up, rate
 from kassa.core.subscriptions import Status, Subscription
 from kassa.core.usage import UsageLine, UsagePeriod, price_usage, usage_period
 from kassa.core.usage_thresholds import ThresholdKind, UsageThreshold, parse_threshold
@@ -181,6 +181,8 @@ def _late_lines(
         before, after = rate_periods(uow, sub.tenant_id, rounding, pair, metrics, late_before=[start, end])
         old = {(line.metric, line.group): line.amount for line in before}
         for line in after:
+            if line.charge.timing is ChargeTiming.IN_ADVANCE:
+                continue  # charged per event when it arrived, late or not
             delta = line.amount - old.get((line.metric, line.group), Money.zero(sub.currency))
             if delta.amount:
                 lines.append(LateLine(metric=line.metric, group=line.group, period_start=period.start,
