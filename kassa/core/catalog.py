@@ -30,6 +30,7 @@ from kassa.core.errors import DomainError
 from kassa.core.money import Money, currency_code
 from kassa.core.periods import BillingPeriod, Duration, billing_period, duration
 from kassa.core.rating import UsageCharge, parse_charge
+from kassa.core.rating.parsing import obj as _object
 
 CODE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_ITEMS = 500
@@ -179,18 +180,6 @@ class Catalog:
 
 def _fail(path: str, message: str, code: str = "invalid_catalog") -> DomainError:
     return DomainError(code, message, path)
-
-
-def _object(value: Any, path: str, required: set[str], optional: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(path, "Expected an object.")
-    for key in value:
-        if key not in required | optional:
-            raise _fail(f"{path}.{key}" if path else str(key), f"Unknown field {key!r}.")
-    for key in sorted(required):
-        if key not in value:
-            raise _fail(f"{path}.{key}" if path else key, f"{key} is required.")
-    return value
 
 
 def _list(value: Any, path: str, *, allow_empty: bool = False) -> list[Any]:

@@ -130,6 +130,10 @@ def _check_metrics(uow: UnitOfWork, tenant_id: str, parsed: Catalog) -> None:
                 if metric is None:
                     raise DomainError("metric_not_found", f"No billable metric {charge.metric!r}; create it first.",
                                       f"{where}.metric")  # fmt: skip
+                if charge.transactional and metric.aggregation is not Aggregation.SUM:
+                    raise DomainError("invalid_catalog", f"A percentage is of each transaction's amount: metric "
+                                      f"{charge.metric!r} must be a sum, not a {metric.aggregation.value}.",
+                                      f"{where}.model")  # fmt: skip
                 if charge.timing is ChargeTiming.IN_ADVANCE and metric.aggregation not in IN_ADVANCE:
                     raise DomainError("invalid_catalog", f"Metric {charge.metric!r} is a {metric.aggregation.value}; "
                                       "only count and sum metrics are charged in advance.", f"{where}.timing")  # fmt: skip

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kassa.core.metering import Aggregation, BillableMetric, unit_hours
 from kassa.store.tables import usage_events
 
+_EXACT = Context(prec=60)  # wide enough for level × seconds of any accepted level
 COLUMNS = ("tenant_id", "id", "customer_id", "subscription_id", "metric", "timestamp", "received_at", "value",
            "unique_key", "group_key", "counted", "late", "properties")  # fmt: skip
 
@@ -184,6 +185,12 @@ class UsageEvents:
                    "json_extract(value, '$.e') AS e, json_extract(value, '$.lb') AS lb FROM json_each(:windows))")  # fmt: skip
         return cte, {"windows": json.dumps(rows)}
 
+    @property
+    def _id_order(self) -> str:
+        """Ties on a timestamp go by id in code-point order, as in the oracle and on SQLite, whatever the
+        PostgreSQL database's collation."""
+        return 'ev.id COLLATE "C"' if self.dialect == "postgresql" else "ev.id"
+
     @staticmethod
     def _join(inside: bool = True) -> str:
         when = "ev.timestamp >= w.s AND ev.timestamp < w.e" if inside else "ev.timestamp < w.s"
@@ -232,7 +239,7 @@ class UsageEvents:
     ) -> list[tuple[int, str, Decimal]]:
         sql = (
             "q AS (SELECT w.k, ev.group_key, ev.value, ROW_NUMBER() OVER (PARTITION BY w.k, ev.group_key "  # noqa: S608
-            f"ORDER BY ev.timestamp DESC, ev.id DESC) AS rn {self._join(inside)}) "
+            f"ORDER BY ev.timestamp DESC, {self._id_order} DESC) AS rn {self._join(inside)}) "
             "SELECT k, group_key, value FROM q WHERE rn = 1"
         )
         return [(row[0], row[1], _decimal(row[2])) for row in self._run(sql, tenant_id, windows)]
@@ -244,7 +251,7 @@ class UsageEvents:
             expression = "SUM(value * EXTRACT(EPOCH FROM (nxt - ts)))"
         sql = (
             "q AS (SELECT w.k, ev.group_key, ev.value, ev.timestamp AS ts, COALESCE(LEAD(ev.timestamp) OVER "  # noqa: S608
-            f"(PARTITION BY w.k, ev.group_key ORDER BY ev.timestamp, ev.id), w.e) AS nxt {self._join()}) "
+            f"(PARTITION BY w.k, ev.group_key ORDER BY ev.timestamp, {self._id_order}), w.e) AS nxt {self._join()}) "
             f"SELECT k, group_key, {expression}, MIN(ts) FROM q GROUP BY k, group_key"
         )
         by_key = {w.key: w for w in windows}
@@ -256,9 +263,8 @@ class UsageEvents:
         for key, group, level in self._latest(tenant_id, windows, inside=False):
             window = by_key[key]
             held_until = first.get((key, group), window.end)
-            seconds[(key, group)] = seconds.get((key, group), Decimal(0)) + level * _seconds(
-                held_until - window.start
-            )
+            carried = _EXACT.multiply(level, _seconds(held_until - window.start))
+            seconds[(key, group)] = _EXACT.add(seconds.get((key, group), Decimal(0)), carried)
         out: Quantities = defaultdict(dict)
         for (key, group), total in seconds.items():
             out[key][group] = unit_hours(total)
@@ -268,8 +274,13 @@ class UsageEvents:
         self, tenant_id: str, windows: Sequence[Window]
     ) -> dict[int, dict[str, tuple[Decimal, ...]]]:
         """Each window's event values in time order, per group: what percentage charges rate."""
-        sql = f"SELECT w.k, ev.group_key, ev.value {self._join()} ORDER BY w.k, ev.timestamp, ev.id"
+        sql = (
+            f"SELECT w.k, ev.group_key, ev.value {self._join()} ORDER BY w.k, ev.timestamp, {self._id_order}"
+        )
         out: dict[int, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
         for row in self._run(sql, tenant_id, windows):
-            out[row[0]][row[1]].append(_decimal(row[2]))
+            if (
+                row[2] is not None
+            ):  # a count's events carry no amount (the catalog prices only sums by percentage)
+                out[row[0]][row[1]].append(_decimal(row[2]))
         return {k: {g: tuple(v) for g, v in groups.items()} for k, groups in out.items()}

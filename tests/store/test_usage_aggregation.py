@@ -314,13 +314,6 @@ def test_weighted_sum_of_a_wide_level_set_inside_the_window_is_exact(
     assert got == oracle == {"": unit_hours(EXACT.multiply(LEVEL, MONTH_SECONDS))}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: UsageEvents._weighted() adds the level carried into a window in Python "
-    "(`level * _seconds(held_until - window.start)` and `seconds.get(...) + ...`) in the default 28-digit "
-    "decimal context, while the SQL part and the oracle are exact: a month of a 999999999999.999999 level "
-    "carried in, or a carried level added to a wide in-window total, is rounded in the last digits",
-)
 @pytest.mark.parametrize("carried", [LEVEL, Decimal(1)], ids=["wide-carried-level", "small-carried-level"])
 def test_weighted_sum_with_a_level_carried_in_is_exact(
     ctx: ServiceContext, tenant: TenantAccess, carried: Decimal
@@ -429,3 +422,12 @@ def test_transactions_come_in_time_order_then_id_order(ctx: ServiceContext, tena
         1: {"": (Decimal(0), Decimal(6), Decimal(1), Decimal(2), Decimal(3)), "eu": (Decimal(4), Decimal(5))},
         2: {"": (Decimal(1), Decimal(2), Decimal(3)), "eu": (Decimal(5),)},
     }
+
+
+def test_transactions_of_events_without_a_value_do_not_raise(
+    ctx: ServiceContext, tenant: TenantAccess
+) -> None:
+    window = Window(key=1, subscription_id="sub_a", metric="m", start=BASE, end=BASE + HOUR, late_before=None)
+    with ctx.uow() as uow:
+        _insert(uow, tenant, [event("e1", BASE), event("e2", BASE + US)])
+        uow.usage_events.transactions(tenant.id, [window])

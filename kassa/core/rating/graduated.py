@@ -3,26 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from kassa.core.rating import tiers as tiering
 from kassa.core.rating.base import Slice
-from kassa.core.rating.parsing import decimal, obj
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Params:
-    tiers: tuple[tiering.Tier, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"tiers": [t.to_json("unit") for t in self.tiers]}
-
-
-def parse(value: Any, path: str) -> Params:
-    body = obj(value, path, {"tiers"}, set())
-    return Params(tiers=tiering.parse_tiers(body["tiers"], f"{path}.tiers", "unit", decimal))
+Params = tiering.UnitTiers
+parse = tiering.parse_unit_tiers
 
 
 def price(params: Params, usage: Slice) -> Decimal:

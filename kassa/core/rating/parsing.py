@@ -16,14 +16,15 @@ def fail(path: str, message: str, code: str = "invalid_catalog") -> DomainError:
 
 
 def obj(value: Any, path: str, required: set[str], optional: set[str]) -> Mapping[str, Any]:
+    """An object with the required fields and no others; `path` "" is the document itself."""
     if not isinstance(value, dict):
         raise fail(path, "Expected an object.")
     for key in value:
         if key not in required | optional:
-            raise fail(f"{path}.{key}", f"Unknown field {key!r}.")
+            raise fail(f"{path}.{key}" if path else str(key), f"Unknown field {key!r}.")
     for key in sorted(required):
         if key not in value:
-            raise fail(f"{path}.{key}", f"{key} is required.")
+            raise fail(f"{path}.{key}" if path else key, f"{key} is required.")
     return value
 
 

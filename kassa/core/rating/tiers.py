@@ -79,3 +79,18 @@ def graduated_cost(tiers: Sequence[Tier], quantity: Decimal, scale: Decimal = De
         inside = (quantity if upper is None else min(quantity, upper)) - lower
         cost += inside * tier.unit * scale + tier.flat
     return cost
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitTiers:
+    """The prices of the tiered per-unit models (graduated, volume): {tiers: [{up_to, unit, flat?}]}."""
+
+    tiers: tuple[Tier, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tiers": [t.to_json("unit") for t in self.tiers]}
+
+
+def parse_unit_tiers(value: Any, path: str) -> UnitTiers:
+    body = obj(value, path, {"tiers"}, set())
+    return UnitTiers(tiers=parse_tiers(body["tiers"], f"{path}.tiers", "unit", decimal))
