@@ -97,7 +97,8 @@ def current_usage(
     subscription_id: Annotated[Id | None, Query(description="One subscription; default: all live ones.")] = None,
 ) -> CurrentUsageList:  # fmt: skip
     """The open period of each live subscription: each metric's quantity, the amount so far, the tier
-    reached and the forecast to the period's end. An event counts here as soon as it is acknowledged."""
+    reached and the forecast to the period's end. An event counts here as soon as it is acknowledged (one
+    stamped a little ahead of now, once its timestamp has passed)."""
     usage = rating.current_usage(ctx, actor, customer_id, subscription_id)
     return CurrentUsageList(data=[CurrentUsageOut.of(u) for u in usage])
 
