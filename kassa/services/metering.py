@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from kassa.core.audit import Actor
 from kassa.core.catalog import CatalogVersion
-from kassa.core.customers import Customer
 from kassa.core.errors import DomainError, NotFound
 from kassa.core.events import EventType
 from kassa.core.metering import (
@@ -89,18 +88,19 @@ class _Batch:
         self.metrics = uow.billable_metrics.many(tenant_id, {e.metric for e in items})
         sub_ids = {e.subscription_id for e in items if e.subscription_id}
         external = {e.external_customer_id for e in items if e.external_customer_id}
-        by_external = {c.external_id: c for c in uow.customers.many(tenant_id, external_ids=external)}
-        subs = uow.subscriptions.many(
-            tenant_id, ids=sub_ids, customer_ids=[c.id for c in by_external.values()]
-        )
+        # narrow reads: an event needs its subscription's row and its customer's clock, not their history
+        named = uow.customers.clocks(tenant_id, external_ids=external)
+        self.by_external = {external_id: customer_id for customer_id, external_id, _ in named}
+        subs = uow.subscriptions.many(tenant_id, ids=sub_ids, customer_ids=self.by_external.values(),
+                                      with_changes=False)  # fmt: skip
         self.subs = {s.id: s for s in subs}
         self.by_customer: dict[str, list[Subscription]] = defaultdict(list)
         for sub in subs:
             self.by_customer[sub.customer_id].append(sub)
-        self.by_external = by_external
-        owners = {s.customer_id for s in subs} - {c.id for c in by_external.values()}
-        customers = list(by_external.values()) + uow.customers.many(tenant_id, ids=owners)
-        self.customers: dict[str, Customer] = {c.id: c for c in customers}
+        owners = {s.customer_id for s in subs} - set(self.by_external.values())
+        named += uow.customers.clocks(tenant_id, ids=owners)
+        self.clocks: dict[str, str | None] = {customer_id: clock for customer_id, _, clock in named}
+        self._full: dict[str, Subscription] = {}
         self.versions: list[CatalogVersion] = catalog.versions(uow, tenant_id)
         self._priced: dict[str, frozenset[str]] = {}
         self._now: dict[str, datetime] = {}
@@ -122,10 +122,9 @@ class _Batch:
 
     def now(self, customer_id: str) -> datetime:
         if customer_id not in self._now:
-            customer = self.customers[customer_id]
+            clock = self.clocks[customer_id]
             self._now[customer_id] = (
-                self.ctx.clock.now() if customer.test_clock_id is None
-                else self.uow.test_clocks.get(self.tenant_id, customer.test_clock_id).frozen_time
+                self.ctx.clock.now() if clock is None else self.uow.test_clocks.get(self.tenant_id, clock).frozen_time
             )  # fmt: skip
         return self._now[customer_id]
 
@@ -135,7 +134,9 @@ class _Batch:
         known = self._periods[sub.id]
         found = next((p for p in known if p.start <= day < p.end), None)
         if found is None and (sub.id, day) not in self._outside:
-            found = rating.period_of(sub, self.versions, day)
+            if sub.id not in self._full:  # the timeline needs the subscription's changes
+                self._full[sub.id] = self.uow.subscriptions.get(self.tenant_id, sub.id)
+            found = rating.period_of(self._full[sub.id], self.versions, day)
             if found is None:
                 self._outside.add((sub.id, day))
             else:
@@ -153,11 +154,11 @@ class _Batch:
                                   "metric")  # fmt: skip
             return sub
         assert event.external_customer_id is not None
-        customer = self.by_external.get(event.external_customer_id)
-        if customer is None:
+        customer_id = self.by_external.get(event.external_customer_id)
+        if customer_id is None:
             raise DomainError("customer_not_found", f"No customer with external id {event.external_customer_id!r}.",
                               "external_customer_id")  # fmt: skip
-        candidates = [s for s in self.by_customer[customer.id]
+        candidates = [s for s in self.by_customer[customer_id]
                       if s.status not in rating.ENDED and event.metric in self.priced(s.terms.plan)]  # fmt: skip
         if len(candidates) != 1:
             found = "none" if not candidates else f"{len(candidates)}"

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from kassa.core.audit import Actor
@@ -39,7 +40,13 @@ def period_of(sub: Subscription, versions: Sequence[CatalogVersion], day: date) 
 
 
 def instants(sub: Subscription, start: date, end: date) -> tuple[datetime, datetime]:
-    return start_of(start, sub.time_zone), start_of(end, sub.time_zone)
+    return _start_of(start, sub.time_zone), _start_of(end, sub.time_zone)
+
+
+@lru_cache(maxsize=65_536)
+def _start_of(day: date, time_zone: str) -> datetime:
+    """Ten thousand subscriptions share a handful of period boundaries: each converted once."""
+    return start_of(day, time_zone)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -136,9 +136,15 @@ class Subscriptions:
         return _subscription(row, self._changes(tenant_id, [subscription_id])[subscription_id])
 
     def many(
-        self, tenant_id: str, *, ids: Iterable[str] = (), customer_ids: Iterable[str] = ()
+        self,
+        tenant_id: str,
+        *,
+        ids: Iterable[str] = (),
+        customer_ids: Iterable[str] = (),
+        with_changes: bool = True,
     ) -> list[Subscription]:
-        """Subscriptions by id or by customer, with their changes, in two queries."""
+        """Subscriptions by id or by customer, with their changes, in two queries; `with_changes=False`
+        reads the rows alone (their changes empty): enough to route usage, not to compute a timeline."""
         wanted, owners = sorted(set(ids)), sorted(set(customer_ids))
         if not wanted and not owners:
             return []
@@ -147,7 +153,7 @@ class Subscriptions:
             sa.or_(subscriptions.c.id.in_(wanted), subscriptions.c.customer_id.in_(owners)),
         )
         rows = self.conn.execute(query.order_by(subscriptions.c.id)).all()
-        changes = self._changes(tenant_id, [r.id for r in rows])
+        changes = self._changes(tenant_id, [r.id for r in rows]) if with_changes else defaultdict(list)
         return [_subscription(r, changes[r.id]) for r in rows]
 
     def _changes(self, tenant_id: str, ids: list[str]) -> dict[str, list[Change]]:

@@ -215,17 +215,24 @@ class UsageEvents:
         for window in windows:
             by_kind[metrics[window.metric].aggregation].append(window)
         sqlite_db = self.dialect == "sqlite"
-        simple = {
-            Aggregation.COUNT: "COUNT(*)",
-            Aggregation.SUM: "decimal_sum(ev.value)" if sqlite_db else "SUM(ev.value)",
-            Aggregation.MAX: "decimal_max(ev.value)" if sqlite_db else "MAX(ev.value)",
-            Aggregation.UNIQUE_COUNT: "COUNT(DISTINCT ev.unique_key)",
-        }
-        for kind, expression in simple.items():
-            if by_kind.get(kind):
-                sql = f"SELECT w.k, ev.group_key, {expression} AS q {self._join()} GROUP BY w.k, ev.group_key"
-                for row in self._run(sql, tenant_id, by_kind[kind]):
-                    out[row[0]][row[1]] = _decimal(row[2])
+        # count, sum and max in one scan of the windows' events; each window keeps the column of its kind
+        simple = [
+            w for kind in (Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX) for w in by_kind.get(kind, [])
+        ]
+        if simple:
+            total = "decimal_sum(ev.value)" if sqlite_db else "SUM(ev.value)"
+            top = "decimal_max(ev.value)" if sqlite_db else "MAX(ev.value)"
+            sql = (f"SELECT w.k, ev.group_key, COUNT(*), {total}, {top} {self._join()} "
+                   "GROUP BY w.k, ev.group_key")  # fmt: skip
+            column = {Aggregation.COUNT: 2, Aggregation.SUM: 3, Aggregation.MAX: 4}
+            kind_of = {w.key: metrics[w.metric].aggregation for w in simple}
+            for row in self._run(sql, tenant_id, simple):
+                out[row[0]][row[1]] = _decimal(row[column[kind_of[row[0]]]])
+        if by_kind.get(Aggregation.UNIQUE_COUNT):
+            sql = (f"SELECT w.k, ev.group_key, COUNT(DISTINCT ev.unique_key) {self._join()} "
+                   "GROUP BY w.k, ev.group_key")  # fmt: skip
+            for row in self._run(sql, tenant_id, by_kind[Aggregation.UNIQUE_COUNT]):
+                out[row[0]][row[1]] = _decimal(row[2])
         if by_kind.get(Aggregation.LATEST):
             for key, group, value in self._latest(tenant_id, by_kind[Aggregation.LATEST], inside=True):
                 out[key][group] = value

@@ -89,9 +89,6 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_usage_events_tenant_id_tenants")
-        ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_usage_events")),
     )
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
