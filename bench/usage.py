@@ -277,7 +277,8 @@ def sqlite_raw_insert(path: Path, rows: Sequence[tuple]) -> float:
         0
     ]
     ddl = ddl.replace("usage_events", "usage_raw", 1)
-    ddl = ddl[: ddl.index("CONSTRAINT fk_")].rstrip().rstrip(",") + "\n)"
+    if "CONSTRAINT fk_" in ddl:  # a bare copy: no foreign key (usage_events has none since 0003)
+        ddl = ddl[: ddl.index("CONSTRAINT fk_")].rstrip().rstrip(",") + "\n)"
     conn.execute(ddl)
     conn.execute("CREATE INDEX ix_usage_raw ON usage_raw (tenant_id, subscription_id, metric, timestamp)")
 
@@ -440,8 +441,7 @@ def generate_usage(
         conn.execute("CREATE TABLE bench_metrics (n int PRIMARY KEY, code text, kind text, field text)")
         for i, (code, kind, field, _) in enumerate(METRICS):
             conn.execute("INSERT INTO bench_metrics VALUES (%s, %s, %s, %s)", (i, code, kind, field))
-        conn.execute("ALTER TABLE usage_events DROP CONSTRAINT fk_usage_events_tenant_id_tenants, "
-                     "DROP CONSTRAINT pk_usage_events")  # fmt: skip
+        conn.execute("ALTER TABLE usage_events DROP CONSTRAINT pk_usage_events")
         conn.execute("DROP INDEX ix_usage_events_tenant_id_subscription_id_metric_timestamp")
     m = len(subs)
     insert = f"""
@@ -485,8 +485,6 @@ def generate_usage(
         conn.execute("ALTER TABLE usage_events ADD CONSTRAINT pk_usage_events PRIMARY KEY (tenant_id, id)")
         conn.execute("CREATE INDEX ix_usage_events_tenant_id_subscription_id_metric_timestamp "
                      "ON usage_events (tenant_id, subscription_id, metric, timestamp)")  # fmt: skip
-        conn.execute("ALTER TABLE usage_events ADD CONSTRAINT fk_usage_events_tenant_id_tenants "
-                     "FOREIGN KEY (tenant_id) REFERENCES tenants (id)")  # fmt: skip
         conn.execute("DROP TABLE bench_subs; DROP TABLE bench_metrics")
         indexed = time.perf_counter()
         conn.execute("VACUUM ANALYZE usage_events")
