@@ -4,7 +4,7 @@
 
 PostgreSQL runs in a schema made and dropped here (kassa_bench_usage); SQLite in a temporary file.
 
-1. Ingestion through POST /v1/usage_events/batch: `kassa serve --no-worker` in its own process, 4 httpx
+1. Ingestion through POST /v1/usage_events/batch: `kassa serve --no-worker --workers <cores>`, 4 httpx
    clients in threads sending pre-encoded batches of 10,000 events (ids unique: every event is checked
    against the primary key, exactly once) for 1,000 subscriptions and 5 metrics; events/s from the first
    send to the last ack. Raw: COPY (SQLite: executemany INSERT) of the same rows, 10,000 per transaction,
@@ -305,8 +305,26 @@ def sqlite_raw_insert(path: Path, rows: Sequence[tuple]) -> float:
 # ---- 1. ingestion over HTTP ----------------------------------------------------------------------------
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its children (the server's worker processes)."""
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+WORKERS = os.cpu_count() or 1
+
+
 class Server:
-    """`kassa serve --no-worker` in its own process, logging at INFO (a JSON line per request) to nowhere."""
+    """`kassa serve --no-worker --workers <cores>` in its own processes, logging at INFO (a JSON line per
+    request) to nowhere."""
 
     def __init__(self, url: str) -> None:
         with socket.socket() as probe:
@@ -314,7 +332,9 @@ class Server:
             self.port = probe.getsockname()[1]
         env = {**os.environ, "KASSA_DATABASE_URL": url, "KASSA_PORT": str(self.port)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kassa", "serve", "--no-worker"], env=env, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "kassa", "serve", "--no-worker", "--workers", str(WORKERS)],
+            env=env,
+            stderr=subprocess.DEVNULL,
         )
         self.base = f"http://127.0.0.1:{self.port}"
         for _ in range(600):
@@ -378,9 +398,9 @@ def bench_api(url: str, tenant: Tenant, n: int, raw: Callable[[Sequence[tuple]],
     try:
         warm = json.dumps({"events": make_events("w", 10, tenant.subs)}).encode()
         send_batches(server, tenant.key, [warm], clients=1)
-        server_cpu, pg_cpu = cpu_seconds([server.process.pid]), cpu_seconds()
+        server_cpu, pg_cpu = cpu_seconds(tree(server.process.pid)), cpu_seconds()
         ours = send_batches(server, tenant.key, bodies)
-        server_cpu, pg_cpu = cpu_seconds([server.process.pid]) - server_cpu, cpu_seconds() - pg_cpu
+        server_cpu, pg_cpu = cpu_seconds(tree(server.process.pid)) - server_cpu, cpu_seconds() - pg_cpu
         with server.client(tenant.key) as http:  # a resent batch: acknowledged, not counted again
             again = http.post("/v1/usage_events/batch", content=bodies[0]).json()
     finally:

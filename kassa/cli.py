@@ -67,12 +67,17 @@ def demo(
 
 
 @app.command()
-def serve(worker: Annotated[bool, typer.Option(help="Run the worker in the same process.")] = True) -> None:
+def serve(
+    worker: Annotated[bool, typer.Option(help="Run the worker in the same process.")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes (one per core scales ingestion).")
+    ] = 1,
+) -> None:
     """Serve the API (and the worker) on KASSA_HOST:KASSA_PORT."""
     from kassa.server import serve as serve_app
 
     settings, ctx = _context()
-    serve_app(ctx, host=settings.host, port=settings.port, with_worker=worker)
+    serve_app(ctx, host=settings.host, port=settings.port, with_worker=worker, processes=workers)
 
 
 @app.command("worker")

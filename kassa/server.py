@@ -115,8 +115,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def serve(ctx: ServiceContext, *, host: str, port: int, with_worker: bool = True) -> None:
-    """Serve the app until Ctrl-C; with a worker thread beside it, so one process is a whole kassa."""
+def app_from_environment() -> FastAPI:
+    """The app of one server process of several (`kassa serve --workers N`): each builds its own context
+    from the environment, as the first did."""
+    from kassa import bootstrap, config
+
+    settings = config.load()
+    bootstrap.setup_logging(settings)
+    return create_app(bootstrap.build_context(settings))
+
+
+def serve(ctx: ServiceContext, *, host: str, port: int, with_worker: bool = True, processes: int = 1) -> None:
+    """Serve the app until Ctrl-C; with a worker thread beside it, so one process is a whole kassa. With
+    several server processes (one request at a time is bound to a core by Python), the job worker still runs
+    once, in this supervising process."""
     import threading
 
     import uvicorn
@@ -128,7 +140,11 @@ def serve(ctx: ServiceContext, *, host: str, port: int, with_worker: bool = True
     if with_worker:
         thread.start()
     try:
-        uvicorn.run(create_app(ctx), host=host, port=port, log_config=None, access_log=False)
+        if processes > 1:
+            uvicorn.run("kassa.server:app_from_environment", factory=True, workers=processes, host=host, port=port,
+                        log_config=None, access_log=False)  # fmt: skip
+        else:
+            uvicorn.run(create_app(ctx), host=host, port=port, log_config=None, access_log=False)
     finally:
         stop.set()
         if with_worker:

@@ -80,7 +80,9 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         "professional-contract ×40 from 2026-06-10 (active)",
     ]
     # issue 5: the metered customers send usage, every event accepted, and read their current usage
-    assert "billable metrics: api_calls (sum), storage_gb (weighted_sum), active_users (unique_count)" in lines
+    assert (
+        "billable metrics: api_calls (sum), storage_gb (weighted_sum), active_users (unique_count)" in lines
+    )
     metered = [line for line in lines if ": api-growth-monthly from " in line]
     assert len(metered) == 2 and all(line.endswith(" usage events (0 refused)") for line in metered)
     current = [line for line in lines if line.startswith("  current usage ")]
@@ -166,3 +168,35 @@ def test_a_real_server_serves_and_stops_on_ctrl_c(database: Path) -> None:
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0
     assert '"request_id": "e2e-req"' in stderr  # the JSON request log line carries the id
+
+
+def test_several_server_processes_serve_one_database(database: Path) -> None:
+    """Issue 5: `kassa serve --workers 2` runs two server processes (ingestion scales with cores); each
+    builds its context from the environment, and what one writes the other reads."""
+    key = (
+        run("tenant", "create", "Multi", database=database, check=True)
+        .stdout.splitlines()[1]
+        .rsplit(" ", 1)[1]
+    )
+    port = free_port()
+    env = {**os.environ, "KASSA_DATABASE_URL": f"sqlite:///{database}", "KASSA_PORT": str(port),
+           "KASSA_LOG_LEVEL": "WARNING"}  # fmt: skip
+    server = subprocess.Popen([*KASSA, "serve", "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers) as client:
+            ids = [client.post("/v1/customers", json={"external_id": f"m{i}", "name": "M"}).json()["id"]
+                   for i in range(20)]  # fmt: skip
+            assert [client.get(f"/v1/customers/{i}").status_code for i in ids] == [200] * 20
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
