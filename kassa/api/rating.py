@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,21 +10,12 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx
 from kassa.api.schemas import Id, Input, MoneyModel
+from kassa.core.metering import quantity_text
 from kassa.core.usage_thresholds import UsageThreshold
 from kassa.services import rating
 from kassa.services.rating import CurrentLine, CurrentUsage, Estimate, LateLine
 
 router = APIRouter(tags=["usage"])
-
-
-def _text(quantity: Decimal) -> str:
-    """A quantity to 12 decimals without trailing zeros: 90, not 90.000000 (a GB-hours level divided by
-    3600 is exact to 60 digits inside, which no reader needs)."""
-    shown = quantity.quantize(TWELVE, ROUND_HALF_UP) if quantity.as_tuple().exponent < -12 else quantity  # type: ignore[operator]
-    return format(shown.normalize(), "f") if shown else "0"
-
-
-TWELVE = Decimal("1e-12")
 
 
 Quantity = Annotated[str, StringConstraints(pattern=r"^\d{1,18}(\.\d{1,12})?$")]
@@ -47,9 +37,9 @@ class CurrentLineOut(BaseModel):
     def of(cls, c: CurrentLine) -> CurrentLineOut:
         line = c.line
         return cls(metric=line.metric, group=line.group or None, model=line.charge.model.value,
-                   quantity=_text(line.rated.quantity), billable_quantity=_text(line.rated.billable),
-                   included=_text(line.charge.included), tier=line.rated.tier, charged=MoneyModel.of(line.amount),
-                   forecast_quantity=_text(c.forecast_quantity), forecast=MoneyModel.of(c.forecast))  # fmt: skip
+                   quantity=quantity_text(line.rated.quantity), billable_quantity=quantity_text(line.rated.billable),
+                   included=quantity_text(line.charge.included), tier=line.rated.tier, charged=MoneyModel.of(line.amount),
+                   forecast_quantity=quantity_text(c.forecast_quantity), forecast=MoneyModel.of(c.forecast))  # fmt: skip
 
 
 class LateLineOut(BaseModel):
@@ -123,9 +113,9 @@ class EstimateOut(BaseModel):
 
     @classmethod
     def of(cls, e: Estimate) -> EstimateOut:
-        return cls(subscription_id=e.subscription.id, metric=e.metric, group=e.group or None, units=_text(e.units),
-                   cost=MoneyModel.of(e.cost), quantity_before=_text(e.quantity_before), tier_before=e.tier_before,
-                   tier_after=e.tier_after, included_left=_text(e.included_left))  # fmt: skip
+        return cls(subscription_id=e.subscription.id, metric=e.metric, group=e.group or None, units=quantity_text(e.units),
+                   cost=MoneyModel.of(e.cost), quantity_before=quantity_text(e.quantity_before), tier_before=e.tier_before,
+                   tier_after=e.tier_after, included_left=quantity_text(e.included_left))  # fmt: skip
 
 
 @router.post("/rating/estimate", response_model=EstimateOut)

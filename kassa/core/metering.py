@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +42,7 @@ MAX_DIGITS = 30
 HOUR = Decimal(3600)
 # Wide enough that a weighted sum's division by 3600 is exact far below any price's precision.
 _PRECISION = Context(prec=60)
+TWELVE = Decimal("1e-12")
 
 
 class Aggregation(StrEnum):
@@ -236,6 +237,13 @@ class Reading:
     unique_key: str | None
     group_key: str
     counted: bool = True
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """A quantity for people and payloads: to 12 decimals, without trailing zeros or an exponent (90, not
+    90.000000 or 9E+1; a GB-hours quantity is exact to 60 digits inside, which no reader needs)."""
+    shown = quantity.quantize(TWELVE, ROUND_HALF_UP, _PRECISION)
+    return format(shown.normalize(_PRECISION), "f") if shown else "0"
 
 
 def unit_hours(level_seconds: Decimal) -> Decimal:

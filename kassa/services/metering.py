@@ -33,6 +33,7 @@ from kassa.core.metering import (
     Measure,
     measure,
     parse_usage_event,
+    quantity_text,
 )
 from kassa.core.money import Money
 from kassa.core.periods import local_day
@@ -189,7 +190,7 @@ class _Batch:
         if day < sub.start:
             raise DomainError("outside_subscription", f"The subscription starts on {sub.start}.", "timestamp")
         today = self.day(now, sub.time_zone)
-        charge_in_advance = self._in_advance(sub, metric.code)
+        charge_in_advance = self.in_advance(sub, metric.code)
         period = None
         late = False
         if day != today or sub.status in rating.ENDED or charge_in_advance:
@@ -214,7 +215,7 @@ class _Batch:
             zone = self._zones[time_zone] = ZoneInfo(time_zone)
         return instant.astimezone(zone).date()
 
-    def _in_advance(self, sub: Subscription, metric: str) -> bool:
+    def in_advance(self, sub: Subscription, metric: str) -> bool:
         """Whether the plan's newest pricing of `metric` charges it per event as it arrives."""
         key = (sub.terms.plan, metric)
         if key not in self._advance:
@@ -267,7 +268,7 @@ def ingest_usage(ctx: ServiceContext, actor: Actor, items: Sequence[Any]) -> Ing
         result.accepted = [v.event.id for v in stored]
         result.duplicates.extend(v.event.id for v in valid if v.event.id not in inserted)
         _charge_in_advance(ctx, uow, batch, [v for v in stored if v.period is not None and
-                                             batch._in_advance(v.sub, v.metric.code)], received_at)  # fmt: skip
+                                             batch.in_advance(v.sub, v.metric.code)], received_at)  # fmt: skip
         check_thresholds(ctx, uow, batch, {v.sub.id: v.sub for v in stored})
         uow.commit()
     result.errors.sort(key=lambda e: e.index)
@@ -357,15 +358,10 @@ def _charge_in_advance(
             events.emit(ctx, uow, sub.tenant_id, EventType.USAGE_CHARGED, object_type="usage_event",
                         object_id=v.event.id, at=at, customer_id=sub.customer_id,
                         data={"subscription_id": sub.id, "metric": v.metric.code, "group": v.measured.group_key or None,
-                              "units": _text(units), "charged": money.amount_text(), "currency": sub.currency,
+                              "units": quantity_text(units), "charged": money.amount_text(), "currency": sub.currency,
                               "billing": billing, "period_start": period.start.isoformat(),
                               "period_end": period.end.isoformat()})  # fmt: skip
     uow.usage_charges.add(batch.tenant_id, rows)
-
-
-def _text(quantity: Decimal) -> str:
-    """A quantity as plain text without trailing zeros: 10, not 1E+1."""
-    return format(quantity.normalize(), "f") if quantity else "0"
 
 
 def _units(v: _Valid) -> Decimal:
@@ -423,7 +419,7 @@ def check_thresholds(
                                   "kind": threshold.kind.value, "value": str(threshold.value),
                                   "metric": threshold.metric, "period_start": period.start.isoformat(),
                                   "period_end": period.end.isoformat(),
-                                  "quantity": _text(sum((line.rated.quantity for line in used), Decimal(0)))
+                                  "quantity": quantity_text(sum((line.rated.quantity for line in used), Decimal(0)))
                                   if threshold.metric else None,
                                   "charged": Money.rounded(sum((line.amount.amount for line in used), Decimal(0)),
                                                            sub.currency).amount_text()})  # fmt: skip

@@ -18,7 +18,16 @@ from kassa.core.errors import DomainError, NotFound
 from kassa.core.metering import BillableMetric, measure, number
 from kassa.core.money import Money, RoundingMode
 from kassa.core.periods import days, local_day, start_of
-from kassa.core.rating import ChargeTiming, Part, UsageCharge, forecast, increment, minimum_true_up, rate
+from kassa.core.rating import (
+    ChargeTiming,
+    Part,
+    UsageCharge,
+    forecast,
+    increment,
+    minimum_true_up,
+    rate,
+    with_more,
+)
 from kassa.core.subscriptions import Status, Subscription
 from kassa.core.usage import UsageLine, UsagePeriod, price_usage, usage_period
 from kassa.core.usage_thresholds import ThresholdKind, UsageThreshold, parse_threshold
@@ -309,7 +318,7 @@ def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Esti
         parts = _parts(uow, sub, period, metric, charge, group, now)
     before = rate(charge, parts)
     cost = increment(charge, parts, units, transaction)
-    after = rate(charge, [*parts[:-1], Part(quantity=parts[-1].quantity + units, params=parts[-1].params)])
+    after = rate(charge, with_more(parts, units, transaction))
     return Estimate(
         subscription=sub, metric=metric.code, group=group, units=units,
         cost=Money.rounded(cost, sub.currency, rounding), quantity_before=before.quantity,

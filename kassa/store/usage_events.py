@@ -201,7 +201,8 @@ class UsageEvents:
         )
 
     def _run(self, sql: str, tenant_id: str, windows: Sequence[Window]) -> list[Any]:
-        # Only constant fragments of this module are interpolated; every value is a bound parameter.
+        # Only constant fragments of this module are interpolated; every value is a bound parameter. A query
+        # that opens with its own `q AS (...)` continues the WITH list; any other follows it.
         cte, params = self._with_windows(windows)
         return list(self.conn.execute(sa.text(f"WITH {cte}, {sql}" if sql.startswith("q AS") else f"WITH {cte} {sql}"),
                                       {"tenant": tenant_id, **params}))  # fmt: skip
