@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
 from kassa import config
+from kassa.adapters.presentment.pdf import WeasyDocuments
 from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
 from kassa.adapters.webhooks.http import HttpWebhookSender
 from kassa.core.audit import system_actor
@@ -81,6 +82,7 @@ def context(url: str) -> ServiceContext:
         tax_ids=StdnumTaxIdValidator(),
         webhooks=HttpWebhookSender(),
         settings=config.load({}, database_url=url),
+        documents=WeasyDocuments(),
     )
 
 

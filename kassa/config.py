@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from kassa.core.errors import DomainError
 from kassa.core.webhooks import validate_networks
@@ -22,6 +23,9 @@ class Settings:
     # The private networks (CIDR) tenants may let their webhook URLs reach; none by default, since a
     # tenant able to reach the operator's internal network could read it through delivery responses.
     webhook_permitted_networks: tuple[str, ...] = ()
+    # smtp://[user:pass@]host[:port][?starttls=true] or smtps://...; unset, emails wait in the outbox.
+    smtp_url: str | None = None
+    mail_from: str = "billing@localhost"  # the From of kassa's emails unless a tenant sets its own
 
 
 def _networks(text: str) -> tuple[str, ...]:
@@ -29,6 +33,19 @@ def _networks(text: str) -> tuple[str, ...]:
         return validate_networks([part.strip() for part in text.split(",") if part.strip()])
     except DomainError as error:
         raise ValueError(error.message) from None
+
+
+def _optional(text: str) -> str | None:
+    # An empty value is how a deployment unsets a variable it cannot remove.
+    return text.strip() or None
+
+
+def _mail_address(text: str) -> str:
+    # Only the shape: whether the server accepts this sender shows at the first send.
+    address = parseaddr(text)[1]
+    if "\r" in text or "\n" in text or "@" not in address.strip("@"):
+        raise ValueError(f"{text!r} is not an email address")
+    return text.strip()
 
 
 # env var -> (field, parser); documented in the README's configuration table
@@ -41,6 +58,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "KASSA_ADVANCE_BUDGET_SECONDS": ("advance_budget_seconds", int),
     "KASSA_WORKER_POLL_SECONDS": ("worker_poll_seconds", int),
     "KASSA_WEBHOOK_PERMITTED_NETWORKS": ("webhook_permitted_networks", _networks),
+    "KASSA_SMTP_URL": ("smtp_url", _optional),
+    "KASSA_MAIL_FROM": ("mail_from", _mail_address),
 }
 
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kassa import config
+from kassa.adapters.presentment.pdf import WeasyDocuments
 from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
 from kassa.adapters.webhooks.http import HttpWebhookSender
 from kassa.core.audit import Actor, ActorType
@@ -121,6 +122,7 @@ def ctx(database_url: str, clock: SettableClock) -> Iterator[ServiceContext]:
             {"KASSA_WEBHOOK_PERMITTED_NETWORKS": "127.0.0.0/8, ::1/128, 10.0.0.0/8, 192.0.2.0/24, fc00::/7"},
             database_url=database_url,
         ),
+        documents=WeasyDocuments(),
     )
     yield context
     sender.close()

@@ -65,6 +65,7 @@ class CustomerFields(Input):
     bill_to_parent: bool | None = Field(
         None, description="The parent pays: charges go on the parent's invoice."
     )
+    tax_exempt: bool | None = Field(None, description="Invoices carry no tax (an exemption on file).")
     credit_limit: MoneyModel | None = None
     bill_cycle_day: Annotated[int, Field(ge=1, le=31)] | None = Field(
         None,
@@ -108,6 +109,7 @@ class CustomerOut(BaseModel):
     payment_terms_days: int
     parent_id: str | None
     bill_to_parent: bool
+    tax_exempt: bool
     credit_limit: MoneyModel | None
     bill_cycle_day: int | None
     metadata: dict[str, str]
@@ -132,6 +134,7 @@ class CustomerOut(BaseModel):
             payment_terms_days=c.payment_terms_days,
             parent_id=c.parent_id,
             bill_to_parent=c.bill_to_parent,
+            tax_exempt=c.tax_exempt,
             credit_limit=MoneyModel.of(c.credit_limit),
             bill_cycle_day=c.bill_cycle_day,
             metadata=dict(c.metadata),

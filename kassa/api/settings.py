@@ -43,6 +43,7 @@ class SettingsUpdate(Input):
     time_zone: TimeZone | None = None
     rounding_mode: RoundingMode | None = None
     tax_rounding: Literal["per_line", "per_invoice"] | None = None
+    tax_inclusive: bool | None = Field(None, description="Catalog prices include the tax.")
     invoice_numbering: NumberingModel | None = None
     draft_grace_period_hours: Annotated[int, Field(ge=0, le=720)] | None = Field(
         None, description="Hours a draft invoice waits, and a closed period still takes usage events."
@@ -83,6 +84,7 @@ class SettingsOut(BaseModel):
     time_zone: str
     rounding_mode: RoundingMode
     tax_rounding: str
+    tax_inclusive: bool
     invoice_numbering: NumberingOut
     draft_grace_period_hours: int
     late_usage: str

@@ -537,3 +537,15 @@ def compare(before: Sequence[Charge], after: Sequence[Charge]) -> tuple[list[Cha
         else:
             added.append(item)
     return added, remaining
+
+
+def next_bill_date(tl: Timeline, on_or_after: date) -> date | None:
+    """The first day from `on_or_after` on which the subscription may have something to bill: a period
+    boundary (in-advance fees begin, in-arrears fees and usage close), a change, or its end."""
+    days = [d for d in tl.transitions() if d >= on_or_after]
+    if tl.end is None or on_or_after < tl.end:
+        segment = tl.on(on_or_after)
+        if segment is not None:
+            start, end = segment.grid.enclosing(on_or_after)
+            days.append(on_or_after if start == on_or_after else end)
+    return min(days) if days else None

@@ -125,6 +125,11 @@ class Addon:
     billing_period: BillingPeriod
     timing: Timing = Timing.IN_ADVANCE
     prices: Mapping[str, Price] = field(default_factory=dict)
+    tax_category: str = "standard"
+
+
+# The product tax categories kassa.core.tax knows (its TaxCategory values).
+TAX_CATEGORIES = ("standard", "reduced", "zero", "exempt", "digital_service")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +137,7 @@ class Product:
     code: str
     name: str
     description: str | None = None
+    tax_category: str = "standard"  # decides the rate, and for digital services where the supply is taxed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,7 +279,14 @@ def _phase(value: Any, path: str) -> Phase:
         at_end=at_end,
         timing=_timing(body.get("timing", "in_advance"), f"{path}.timing"),
         prices=_prices(body["prices"], f"{path}.prices"),
+        tax_category=_tax_category(body.get("tax_category", "standard"), f"{path}.tax_category"),
     )
+
+
+def _tax_category(value: Any, path: str) -> str:
+    if value not in TAX_CATEGORIES:
+        raise _fail(path, f"tax_category is one of {', '.join(TAX_CATEGORIES)}.", "invalid_tax_category")
+    return str(value)
 
 
 def _duration(value: Any, path: str) -> Duration:
@@ -413,7 +426,7 @@ def _charges(value: Any, path: str, currencies: set[str]) -> tuple[UsageCharge, 
 
 
 def _addon(value: Any, path: str) -> Addon:
-    body = _object(value, path, {"code", "name", "billing_period", "prices"}, {"timing"})
+    body = _object(value, path, {"code", "name", "billing_period", "prices"}, {"timing", "tax_category"})
     return Addon(
         code=_code(body["code"], f"{path}.code"),
         name=_text(body["name"], f"{path}.name"),
@@ -450,13 +463,14 @@ def parse_catalog(document: Any) -> Catalog:
     plan_paths: dict[str, str] = {}
     for i, item in enumerate(_list(body["products"], "products")):
         path = f"products.{i}"
-        product_body = _object(item, path, {"code", "name", "plans"}, {"description"})
+        product_body = _object(item, path, {"code", "name", "plans"}, {"description", "tax_category"})
         product = Product(
             code=_code(product_body["code"], f"{path}.code"),
             name=_text(product_body["name"], f"{path}.name"),
             description=_text(product_body["description"], f"{path}.description", limit=2000)
             if product_body.get("description") is not None
             else None,
+            tax_category=_tax_category(product_body.get("tax_category", "standard"), f"{path}.tax_category"),
         )
         _unique(seen["product"], product.code, f"{path}.code", "product")
         products[product.code] = product

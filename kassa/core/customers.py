@@ -34,6 +34,7 @@ class Customer:
     payment_terms_days: int = 0
     parent_id: str | None = None
     bill_to_parent: bool = False  # the parent pays: this account's charges go on the parent's invoice
+    tax_exempt: bool = False  # invoices carry no tax (exemption certificate on file)
     credit_limit: Money | None = None
     bill_cycle_day: int | None = None  # day of month "account"-anchored subscriptions renew on
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -62,6 +63,7 @@ class Customer:
             "payment_terms_days": self.payment_terms_days,
             "parent_id": self.parent_id,
             "bill_to_parent": self.bill_to_parent,
+            "tax_exempt": self.tax_exempt,
             "bill_cycle_day": self.bill_cycle_day,
             "credit_limit": None
             if self.credit_limit is None
@@ -90,7 +92,7 @@ class CustomerFilter:
 EDITABLE = frozenset(
     {
         "external_id", "name", "legal_name", "emails", "address", "currency", "locale", "time_zone",
-        "tax_ids", "payment_terms_days", "parent_id", "bill_to_parent", "credit_limit", "metadata", "bill_cycle_day",
+        "tax_ids", "payment_terms_days", "parent_id", "bill_to_parent", "tax_exempt", "credit_limit", "metadata", "bill_cycle_day",
     }
 )  # fmt: skip
 
@@ -143,9 +145,9 @@ def _validate(name: str, value: Any) -> Any:
         ):
             raise DomainError("invalid_bill_cycle_day", "bill_cycle_day is a day of month, 1 to 31.", name)
         return value
-    if name == "bill_to_parent":
+    if name in ("bill_to_parent", "tax_exempt"):
         if not isinstance(value, bool):
-            raise DomainError("invalid_boolean", "bill_to_parent is true or false.", name)
+            raise DomainError("invalid_boolean", f"{name} is true or false.", name)
         return value
     if name == "credit_limit":
         if value is not None and (not isinstance(value, Money) or value.amount < 0 or not value.is_rounded):

@@ -46,6 +46,21 @@ class EventType(StrEnum):
     BILLABLE_METRIC_UPDATED = "billable_metric.updated"
     USAGE_CHARGED = "usage.charged"  # an in-advance usage event was rated at once
     USAGE_THRESHOLD_REACHED = "usage.threshold_reached"  # once per threshold and period
+    INVOICE_CREATED = "invoice.created"  # a draft, composed by a bill run or by hand
+    INVOICE_UPDATED = "invoice.updated"  # a draft composed again or edited
+    INVOICE_FINALIZED = "invoice.finalized"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_VOIDED = "invoice.voided"
+    INVOICE_MARKED_UNCOLLECTIBLE = "invoice.marked_uncollectible"
+    INVOICE_EMAILED = "invoice.emailed"
+    INVOICE_EMAIL_BOUNCED = "invoice.email_bounced"
+    CREDIT_NOTE_CREATED = "credit_note.created"
+    CREDIT_GRANTED = "credit.granted"
+    COUPON_CREATED = "coupon.created"
+    COUPON_UPDATED = "coupon.updated"
+    COUPON_REDEEMED = "coupon.redeemed"
+    PROMOTION_CODE_CREATED = "promotion_code.created"
+    ONE_OFF_CHARGE_CREATED = "one_off_charge.created"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,8 +71,9 @@ class TenantSettings:
     time_zone: str = "UTC"
     rounding_mode: RoundingMode = RoundingMode.HALF_UP
     tax_rounding: TaxRounding = TaxRounding.PER_LINE
+    tax_inclusive: bool = False  # catalog prices include the tax (B2C in Europe)
     invoice_numbering: InvoiceNumbering = field(default_factory=InvoiceNumbering)
-    draft_grace_period_hours: int = 0  # also how long a period's usage stays open after its end
+    draft_grace_period_hours: int = 1  # also how long a period's usage stays open after its end
     late_usage: LateUsage = LateUsage.NEXT_INVOICE
     in_advance_usage_billing: InAdvanceBilling = InAdvanceBilling.NEXT_INVOICE
     reporting_currency: str | None = None  # None: the default currency
@@ -96,6 +97,7 @@ class TenantSettings:
             "time_zone": self.time_zone,
             "rounding_mode": self.rounding_mode.value,
             "tax_rounding": self.tax_rounding.value,
+            "tax_inclusive": self.tax_inclusive,
             "invoice_numbering": {
                 "prefix": self.invoice_numbering.prefix,
                 "reset": self.invoice_numbering.reset.value,
@@ -145,6 +147,10 @@ def _validate(name: str, value: Any) -> Any:
         return _enum(RoundingMode, value, name)
     if name == "tax_rounding":
         return _enum(TaxRounding, value, name)
+    if name == "tax_inclusive":
+        if not isinstance(value, bool):
+            raise DomainError("invalid_boolean", "tax_inclusive is true or false.", name)
+        return value
     if name == "late_usage":
         return _enum(LateUsage, value, name)
     if name == "in_advance_usage_billing":
@@ -232,12 +238,13 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
         time_zone=doc.get("time_zone", "UTC"),
         rounding_mode=RoundingMode(doc.get("rounding_mode", RoundingMode.HALF_UP.value)),
         tax_rounding=TaxRounding(doc.get("tax_rounding", TaxRounding.PER_LINE.value)),
+        tax_inclusive=bool(doc.get("tax_inclusive", False)),
         invoice_numbering=InvoiceNumbering(
             prefix=numbering.get("prefix", "INV-"),
             reset=NumberReset(numbering.get("reset", NumberReset.YEARLY.value)),
             digits=numbering.get("digits", 5),
         ),
-        draft_grace_period_hours=doc.get("draft_grace_period_hours", 0),
+        draft_grace_period_hours=doc.get("draft_grace_period_hours", 1),
         late_usage=LateUsage(doc.get("late_usage", LateUsage.NEXT_INVOICE.value)),
         in_advance_usage_billing=InAdvanceBilling(doc.get("in_advance_usage_billing", "next_invoice")),
         reporting_currency=None if reporting_currency == default_currency else reporting_currency,

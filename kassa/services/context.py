@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from kassa.adapters.mail.base import Mailer, NoMailer
+from kassa.adapters.presentment.base import Documents
 from kassa.adapters.tax_ids.base import TaxIdValidator
 from kassa.adapters.webhooks.base import WebhookSender
 from kassa.config import Settings
@@ -30,6 +32,8 @@ class ServiceContext:
     tax_ids: TaxIdValidator
     webhooks: WebhookSender
     settings: Settings
+    documents: Documents  # invoice HTML and PDF
+    mailer: Mailer = field(default_factory=NoMailer)  # invoices wait (retried) until SMTP is configured
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:

@@ -48,7 +48,7 @@ from kassa.core.subscriptions import (
     require,
     trial_days,
 )
-from kassa.services import audit, catalog, jobs
+from kassa.services import audit, catalog, invoicing, jobs
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
 from kassa.store.uow import UnitOfWork
@@ -288,6 +288,7 @@ def _event(
 def _schedule_next(
     ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, tl: Timeline, today: date
 ) -> None:
+    invoicing.schedule_bill(ctx, uow, sub, today)
     upcoming = [d for d in tl.transitions() if d > today]
     if upcoming:
         day = upcoming[0]

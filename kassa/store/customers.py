@@ -34,6 +34,7 @@ def _customer(row: sa.Row[Any]) -> Customer:
         payment_terms_days=row.payment_terms_days,
         parent_id=row.parent_id,
         bill_to_parent=row.bill_to_parent,
+        tax_exempt=row.tax_exempt,
         bill_cycle_day=row.bill_cycle_day,
         credit_limit=None
         if row.credit_limit_minor is None
@@ -63,6 +64,7 @@ def _values(c: Customer) -> dict[str, Any]:
         "payment_terms_days": c.payment_terms_days,
         "parent_id": c.parent_id,
         "bill_to_parent": c.bill_to_parent,
+        "tax_exempt": c.tax_exempt,
         "bill_cycle_day": c.bill_cycle_day,
         "credit_limit_minor": None if c.credit_limit is None else c.credit_limit.to_minor_units(),
         "metadata": dict(c.metadata),

@@ -10,11 +10,17 @@ from sqlalchemy.engine import Engine
 from kassa.store.audit_events import AuditEvents
 from kassa.store.billable_metrics import BillableMetrics
 from kassa.store.catalog_versions import CatalogVersions
+from kassa.store.coupons import Coupons
+from kassa.store.credit_balances import CreditBalances
+from kassa.store.credit_notes import CreditNotes
 from kassa.store.customers import Customers
 from kassa.store.engine import READ_ONLY
 from kassa.store.events import Events
 from kassa.store.idempotency_keys import IdempotencyKeys
+from kassa.store.invoices import Invoices
 from kassa.store.jobs import Jobs
+from kassa.store.ledger import Ledger
+from kassa.store.one_off_charges import OneOffCharges
 from kassa.store.subscriptions import Subscriptions
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
@@ -54,6 +60,12 @@ class UnitOfWork:
         self.usage_events = UsageEvents(conn)
         self.usage_charges = UsageCharges(conn)
         self.usage_thresholds = UsageThresholds(conn)
+        self.invoices = Invoices(conn)
+        self.credit_notes = CreditNotes(conn)
+        self.coupons = Coupons(conn)
+        self.credit_balances = CreditBalances(conn)
+        self.ledger = Ledger(conn)
+        self.one_off_charges = OneOffCharges(conn)
         return self
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,3 +24,17 @@ class UsageCharges:
         query = sa.select(usage_charges).where(c.tenant_id == tenant_id, c.subscription_id == subscription_id,
                                                c.invoiced_at.is_(None))  # fmt: skip
         return list(self.conn.execute(query.order_by(c.created_at, c.event_id)))
+
+    def sums(self, tenant_id: str, subscription_ids: Sequence[str], before: datetime) -> list[sa.Row[Any]]:
+        """In-advance usage charged per subscription, metric and period up to `before`: what the bill run
+        should have billed of them (one row per period, however many events)."""
+        if not subscription_ids:
+            return []
+        c = usage_charges.c
+        query = (
+            sa.select(c.subscription_id, c.customer_id, c.metric, c.period_start, c.currency,
+                      sa.func.sum(c.amount_minor).label("amount_minor"), sa.func.count().label("events"))
+            .where(c.tenant_id == tenant_id, c.subscription_id.in_(sorted(set(subscription_ids))), c.created_at < before)
+            .group_by(c.subscription_id, c.customer_id, c.metric, c.period_start, c.currency)
+        )  # fmt: skip
+        return list(self.conn.execute(query))

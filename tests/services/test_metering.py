@@ -195,7 +195,7 @@ def test_exactly_once_across_a_restart(ctx: ServiceContext, actor: Actor, databa
     ctx.engine.dispose()
     sender = HttpWebhookSender(timeout_seconds=5)
     restarted = ServiceContext(engine=create_engine(database_url), clock=clock, tax_ids=StdnumTaxIdValidator(),
-                               webhooks=sender, settings=ctx.settings)  # fmt: skip
+                               webhooks=sender, settings=ctx.settings, documents=ctx.documents)  # fmt: skip
     try:
         again = metering.ingest_usage(restarted, actor, list(reversed(batch)))
         assert (again.received, again.accepted, again.errors) == (200, [], [])

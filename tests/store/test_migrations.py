@@ -24,12 +24,15 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0003"
+HEAD = "0004"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
     "catalog_versions", "subscriptions", "subscription_changes",
     "billable_metrics", "usage_events", "usage_charges", "usage_thresholds", "usage_threshold_crossings",
+    "invoices", "invoice_lines", "credit_notes", "credit_note_lines", "number_sequences", "one_off_charges",
+    "coupons", "promotion_codes", "coupon_redemptions", "credit_balance_transactions", "ledger_charts",
+    "journal_entries", "journal_postings",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -106,7 +109,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert script.get_heads() == [HEAD]
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
-    assert history == [("0003", "0002"), ("0002", "0001"), ("0001", None)]
+    assert history == [("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
 
 
 def test_migrated_schema_equals_the_tables(migrated: Engine) -> None:
@@ -263,6 +266,19 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "usage_charges": ("tenant_id", "event_id"),
         "usage_thresholds": ("tenant_id", "id"),
         "usage_threshold_crossings": ("tenant_id", "threshold_id", "period_start"),
+        "invoices": ("tenant_id", "id"),
+        "invoice_lines": ("tenant_id", "invoice_id", "position"),
+        "credit_notes": ("tenant_id", "id"),
+        "credit_note_lines": ("tenant_id", "credit_note_id", "n"),
+        "number_sequences": ("tenant_id", "series"),
+        "one_off_charges": ("tenant_id", "id"),
+        "coupons": ("tenant_id", "id"),
+        "promotion_codes": ("tenant_id", "id"),
+        "coupon_redemptions": ("tenant_id", "id"),
+        "credit_balance_transactions": ("tenant_id", "id"),
+        "ledger_charts": ("tenant_id",),
+        "journal_entries": ("tenant_id", "id"),
+        "journal_postings": ("tenant_id", "entry_id", "n"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

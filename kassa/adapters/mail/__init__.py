@@ -1,0 +1,1 @@
+"""Outgoing email: the port in `base`, the SMTP implementation in `smtp` (wired by bootstrap only)."""

@@ -1,0 +1,75 @@
+"""Invoices by email: the worker renders the PDF and sends it through SMTP, off the bill run's path.
+
+A temporary failure (server down, 4xx) fails the job, which the job runner retries with backoff; a bounce
+(a permanent refusal of the message) is recorded on the invoice and announced, not retried. Without an
+SMTP server configured the invoice is marked `not_sent` instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime
+
+from kassa.adapters.mail.base import Attachment, MailRejected, NoMailer, OutgoingEmail
+from kassa.core.audit import system_actor
+from kassa.core.events import EventType
+from kassa.core.invoicing import Invoice
+from kassa.core.jobs import Job
+from kassa.services import audit, jobs
+from kassa.services.context import ServiceContext
+from kassa.store.uow import UnitOfWork
+
+EMAIL_JOB = "invoicing.email"
+
+
+def invoice_email(ctx: ServiceContext, invoice: Invoice, pdf: bytes, sent_at: datetime) -> OutgoingEmail | None:
+    buyer = invoice.parties.get("buyer", {})
+    recipients = tuple(buyer.get("emails") or ())
+    if not recipients:
+        return None
+    seller = invoice.parties.get("seller", {}).get("name") or "kassa"
+    due = invoice.amount_remaining
+    text = (f"Hello {buyer.get('name', '')},\n\nplease find attached invoice {invoice.number} from {seller}.\n"
+            f"Amount due: {due.amount_text()} {due.currency}"
+            + (f", due on {invoice.due_date.isoformat()}" if invoice.due_date and due.amount > 0 else "") + ".\n")  # fmt: skip
+    domain = ctx.settings.mail_from.rpartition("@")[2] or "localhost"
+    return OutgoingEmail(
+        sender=ctx.settings.mail_from, to=recipients, subject=f"Invoice {invoice.number} from {seller}", text=text,
+        attachments=(Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf),),
+        message_id=f"<{invoice.id}@{domain}>", headers={"Date": format_datetime(sent_at)},
+    )  # fmt: skip
+
+
+@jobs.handles(EMAIL_JOB)
+def _send(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None:
+    invoice = uow.invoices.get(job.tenant_id, job.payload["invoice_id"])
+    if invoice.email_status in ("sent", "bounced"):
+        return
+    actor = system_actor(job.tenant_id, "mailer")
+    if isinstance(ctx.mailer, NoMailer):
+        uow.invoices.set_email_status(job.tenant_id, invoice.id, "not_sent")
+        return
+    locale = invoice.parties.get("buyer", {}).get("locale") or "en"
+    email = invoice_email(ctx, invoice, ctx.documents.invoice_pdf(invoice, locale=locale), now)
+    if email is None:
+        uow.invoices.set_email_status(job.tenant_id, invoice.id, "no_recipient")
+        return
+    try:
+        reply = ctx.mailer.send(email)  # MailDeferred propagates: the job is retried later
+    except MailRejected as bounce:
+        uow.invoices.set_email_status(job.tenant_id, invoice.id, "bounced")
+        audit.record(ctx, uow, actor, EventType.INVOICE_EMAIL_BOUNCED.value, object_type="invoice", object_id=invoice.id,
+                     before=None, after={"code": bounce.code, "recipients": list(bounce.recipients)}, at=now)  # fmt: skip
+        from kassa.services import events
+
+        events.emit(ctx, uow, job.tenant_id, EventType.INVOICE_EMAIL_BOUNCED.value, object_type="invoice",
+                    object_id=invoice.id, data={"invoice_id": invoice.id, "code": bounce.code,
+                                                "recipients": list(bounce.recipients)},
+                    at=now, customer_id=invoice.customer_id)  # fmt: skip
+        return
+    uow.invoices.set_email_status(job.tenant_id, invoice.id, "sent")
+    from kassa.services import events
+
+    events.emit(ctx, uow, job.tenant_id, EventType.INVOICE_EMAILED.value, object_type="invoice", object_id=invoice.id,
+                data={"invoice_id": invoice.id, "to": list(email.to), "reply": reply}, at=now,
+                customer_id=invoice.customer_id)  # fmt: skip
