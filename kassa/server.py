@@ -17,9 +17,12 @@ from kassa.api import (
     audit_events,
     billable_metrics,
     catalog,
+    coupons,
     customers,
     events,
     health,
+    invoices,
+    ledger,
     problems,
     rating,
     settings,
@@ -44,8 +47,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(health.router)
     for module in (
-        customers, catalog, subscriptions, billable_metrics, usage_events, rating, events, settings, api_keys, users,
-        test_clocks, audit_events, webhooks,
+        customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
+        settings, api_keys, users, test_clocks, audit_events, webhooks,
     ):  # fmt: skip
         app.include_router(
             module.router,

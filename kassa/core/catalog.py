@@ -279,7 +279,6 @@ def _phase(value: Any, path: str) -> Phase:
         at_end=at_end,
         timing=_timing(body.get("timing", "in_advance"), f"{path}.timing"),
         prices=_prices(body["prices"], f"{path}.prices"),
-        tax_category=_tax_category(body.get("tax_category", "standard"), f"{path}.tax_category"),
     )
 
 
@@ -433,6 +432,7 @@ def _addon(value: Any, path: str) -> Addon:
         billing_period=_period(body["billing_period"], f"{path}.billing_period"),
         timing=_timing(body.get("timing", "in_advance"), f"{path}.timing"),
         prices=_prices(body["prices"], f"{path}.prices"),
+        tax_category=_tax_category(body.get("tax_category", "standard"), f"{path}.tax_category"),
     )
 
 

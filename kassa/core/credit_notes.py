@@ -146,15 +146,18 @@ def credit_note(
                               f"lines.{i}.position")  # fmt: skip
         left = line.net - so_far.get(line.position, Money.zero(invoice.currency))
         net = _requested(line, request, left, rounding, f"lines.{i}")
-        so_far[line.position] = so_far.get(line.position, Money.zero(invoice.currency)) + net
+        before = so_far.get(line.position, Money.zero(invoice.currency))
+        so_far[line.position] = before + net
         share = _discount_share(line, net, rounding)
         out.append(CreditNoteLine(
             position=line.position, key=request.key or line.item.key, description=line.item.description,
             product=line.item.product, quantity=request.quantity, net=net, discount=share,
-            taxes=reverse_taxes(line.line_tax, net, rounding),
+            taxes=reverse_taxes(line.line_tax, net, rounding, previously_credited=before),
         ))  # fmt: skip
     total = sum((line.total for line in out), Money.zero(invoice.currency))
-    open_part = invoice.amount_remaining if invoice.status is InvoiceStatus.OPEN else Money.zero(invoice.currency)
+    open_part = (
+        invoice.amount_remaining if invoice.status is InvoiceStatus.OPEN else Money.zero(invoice.currency)
+    )
     if target is CreditTarget.INVOICE:
         if total > open_part:
             raise DomainError("credit_exceeds_amount_due",
@@ -173,7 +176,9 @@ def credit_note(
     )  # fmt: skip
 
 
-def _requested(line: InvoiceLine, request: CreditRequest, left: Money, rounding: RoundingMode, path: str) -> Money:
+def _requested(
+    line: InvoiceLine, request: CreditRequest, left: Money, rounding: RoundingMode, path: str
+) -> Money:
     if request.amount is not None and request.quantity is not None:
         raise DomainError("amount_or_quantity", "Credit an amount or a quantity, not both.", path)
     if request.quantity is not None:
@@ -182,11 +187,15 @@ def _requested(line: InvoiceLine, request: CreditRequest, left: Money, rounding:
                               f"Credit between 0 and {line.item.quantity} units of line {line.position}.",
                               f"{path}.quantity")  # fmt: skip
         # the quantity's share of the line's net, so discounts and proration are respected
-        net = Money.rounded(line.net.amount * request.quantity / line.item.quantity, line.net.currency, rounding)
+        net = Money.rounded(
+            line.net.amount * request.quantity / line.item.quantity, line.net.currency, rounding
+        )
     elif request.amount is not None:
         net = request.amount
         if net.currency != line.net.currency or not net.is_rounded:
-            raise DomainError("invalid_amount", f"Give a rounded {line.net.currency} amount.", f"{path}.amount")
+            raise DomainError(
+                "invalid_amount", f"Give a rounded {line.net.currency} amount.", f"{path}.amount"
+            )
     else:
         net = left
     if net.amount <= 0 and line.net.amount > 0:

@@ -53,7 +53,9 @@ class InvoiceStatus(StrEnum):
     UNCOLLECTIBLE = "uncollectible"
 
 
-FINALIZED = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE})
+FINALIZED = frozenset(
+    {InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+)
 
 
 class LineKind(StrEnum):
@@ -204,7 +206,9 @@ def reconcile(should: Sequence[Item], billed: Sequence[Billed]) -> tuple[list[It
     for item in should:
         if item.key in wanted:  # two parts under one key add up (same price, same period)
             first = wanted[item.key]
-            wanted[item.key] = replace(first, amount=first.amount + item.amount, quantity=first.quantity + item.quantity)
+            wanted[item.key] = replace(
+                first, amount=first.amount + item.amount, quantity=first.quantity + item.quantity
+            )
         else:
             wanted[item.key] = item
     done: dict[str, Money] = {}
@@ -258,8 +262,12 @@ def _spread(change: Item, targets: Sequence[Billed]) -> list[Reduction]:
             for t, part in parts]  # fmt: skip
 
 
-UNTAXED = TaxTreatment(rates=(), code="O", jurisdiction=None,
-                       note="No tax computed: the seller's address is not set in the tenant settings.")
+UNTAXED = TaxTreatment(
+    rates=(),
+    code="O",
+    jurisdiction=None,
+    note="No tax computed: the seller's address is not set in the tenant settings.",
+)
 
 
 # ---- composition ---------------------------------------------------------------------------------------
@@ -306,7 +314,9 @@ def compose_invoice(
     zero = Money.zero(cur)
     for item in items:
         if item.amount.currency != cur:
-            raise DomainError("currency_mismatch", f"A {item.amount.currency} line cannot go on a {cur} invoice.")
+            raise DomainError(
+                "currency_mismatch", f"A {item.amount.currency} line cannot go on a {cur} invoice."
+            )
         if not item.amount.is_rounded:
             raise DomainError("unrounded_line", f"Line {item.key!r} is not rounded to {cur}.")
     discountable = [
@@ -327,7 +337,9 @@ def compose_invoice(
                 if pricing.seller is not None else UNTAXED
             )  # fmt: skip
         off = sum((a.amount for a in by_line[i]), zero)
-        taxable.append(TaxableLine(key=str(i), amount=item.amount - off, treatment=treatments[item.tax_category]))
+        taxable.append(
+            TaxableLine(key=str(i), amount=item.amount - off, treatment=treatments[item.tax_category])
+        )
     line_taxes, breakdown = compute_taxes(taxable, currency=cur, inclusive=pricing.tax_inclusive,
                                           rounding=pricing.tax_rounding, mode=pricing.rounding)  # fmt: skip
     lines = []
@@ -406,15 +418,21 @@ def finalize(
 
 def void(invoice: Invoice, at: datetime) -> Invoice:
     if invoice.status is not InvoiceStatus.OPEN:
-        raise DomainError("invoice_not_open", f"Only an open invoice can be voided; this one is {invoice.status}.")
+        raise DomainError(
+            "invoice_not_open", f"Only an open invoice can be voided; this one is {invoice.status}."
+        )
     if invoice.amount_paid.amount:
-        raise DomainError("invoice_partly_paid", "A paid part cannot be voided: credit it with a credit note instead.")
+        raise DomainError(
+            "invoice_partly_paid", "A paid part cannot be voided: credit it with a credit note instead."
+        )
     return replace(invoice, status=InvoiceStatus.VOID, voided_at=at)
 
 
 def mark_uncollectible(invoice: Invoice) -> Invoice:
     if invoice.status is not InvoiceStatus.OPEN:
-        raise DomainError("invoice_not_open", f"Only an open invoice can be uncollectible; this one is {invoice.status}.")
+        raise DomainError(
+            "invoice_not_open", f"Only an open invoice can be uncollectible; this one is {invoice.status}."
+        )
     return replace(invoice, status=InvoiceStatus.UNCOLLECTIBLE)
 
 

@@ -106,7 +106,9 @@ def _tax_category(catalog: Catalog, product: str, addon: str | None) -> TaxCateg
     return TaxCategory(found.tax_category if found else "standard")
 
 
-def _recurring(sub: Subscription, tl: Timeline, charges: Sequence[Charge], versions: Sequence[CatalogVersion]) -> list[Item]:
+def _recurring(
+    sub: Subscription, tl: Timeline, charges: Sequence[Charge], versions: Sequence[CatalogVersion]
+) -> list[Item]:
     kinds = {ChargeKind.RECURRING: LineKind.RECURRING, ChargeKind.SETUP: LineKind.SETUP,
              ChargeKind.CREDIT: LineKind.PRORATION}  # fmt: skip
 
@@ -123,7 +125,9 @@ def _recurring(sub: Subscription, tl: Timeline, charges: Sequence[Charge], versi
         addon = c.line.key.removeprefix("addon.") if c.line.key.startswith("addon.") else None
         catalog = _catalog_on(versions, segment.version)
         origin = None
-        if kind is LineKind.PRORATION:  # the in-advance line this credits: same price and period, covering the day
+        if (
+            kind is LineKind.PRORATION
+        ):  # the in-advance line this credits: same price and period, covering the day
             original = next((o for o in charges if o.kind is not ChargeKind.CREDIT and o.line.key == c.line.key
                              and o.line.period_start == c.line.period_start and o.line.end == c.line.end
                              and o.line.start <= c.line.start and o.line.unit_price == c.line.unit_price
@@ -170,7 +174,9 @@ def items_due(
         if sub.start > bill_date:
             continue
         tl = timeline(sub, scope.versions, until)
-        items.extend(_recurring(sub, tl, billing_schedule(tl, sub.currency, rounding, until=until), scope.versions))
+        items.extend(
+            _recurring(sub, tl, billing_schedule(tl, sub.currency, rounding, until=until), scope.versions)
+        )
         entries.extend((sub, p) for p in _usage_periods(tl, bill_date))
     if entries:
         lines = rate_periods(uow, scope.payer.tenant_id, rounding, entries)
@@ -203,7 +209,11 @@ def _usage_items(sub: Subscription, period: UsagePeriod, lines: Sequence[Any], v
     minimum = plan.minimum_spend.get(sub.currency)
     if minimum is not None:
         billed_days = sum(days(s.start, s.end) for s in period.slices if s.billable)
-        owed = minimum_true_up(minimum, charged, part_days=billed_days, period_days=period.full_days) if billed_days else 0
+        owed = (
+            minimum_true_up(minimum, charged, part_days=billed_days, period_days=period.full_days)
+            if billed_days
+            else 0
+        )
         amount = Money.rounded(Decimal(owed), sub.currency, rounding)
         if amount.amount:
             out.append(Item(

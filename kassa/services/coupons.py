@@ -83,7 +83,9 @@ def create_promotion_code(ctx: ServiceContext, actor: Actor, body: Mapping[str, 
     return promotion
 
 
-def list_promotion_codes(ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str | None) -> Page[PromotionCode]:
+def list_promotion_codes(
+    ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str | None
+) -> Page[PromotionCode]:
     with ctx.uow(read_only=True) as uow:
         return uow.coupons.promotions(actor.tenant_id, limit=limit, cursor=cursor)
 

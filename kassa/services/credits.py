@@ -18,11 +18,15 @@ from kassa.services.ledger import post
 from kassa.store.credit_balances import CreditMovement
 
 
-def grant_credit(ctx: ServiceContext, actor: Actor, customer_id: str, body: Mapping[str, Any]) -> CreditMovement:
+def grant_credit(
+    ctx: ServiceContext, actor: Actor, customer_id: str, body: Mapping[str, Any]
+) -> CreditMovement:
     """Credit granted by hand (goodwill, a service outage): it pays the next invoices after tax."""
     description = body.get("description")
     if not isinstance(description, str) or not description.strip() or len(description) > 500:
-        raise DomainError("invalid_description", "Say why the credit is granted (1 to 500 characters).", "description")
+        raise DomainError(
+            "invalid_description", "Say why the credit is granted (1 to 500 characters).", "description"
+        )
     with ctx.uow() as uow:
         customer = uow.customers.get(actor.tenant_id, customer_id)
         amount = body.get("amount")
@@ -30,7 +34,9 @@ def grant_credit(ctx: ServiceContext, actor: Actor, customer_id: str, body: Mapp
             raise DomainError("invalid_amount", "amount is a decimal string.", "amount")
         money = Money.parse(amount, customer.currency, field="amount")
         if money.amount <= 0 or not money.is_rounded:
-            raise DomainError("invalid_amount", f"Grant a positive amount in {customer.currency}'s minor units.", "amount")
+            raise DomainError(
+                "invalid_amount", f"Grant a positive amount in {customer.currency}'s minor units.", "amount"
+            )
         now = now_for(ctx, uow, customer)
         movement = CreditMovement(tenant_id=actor.tenant_id, id=ctx.new_id("cbt"), customer_id=customer.id, amount=money,
                                   source_type="grant", source_id=actor.id, description=description.strip(),

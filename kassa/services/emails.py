@@ -22,7 +22,9 @@ from kassa.store.uow import UnitOfWork
 EMAIL_JOB = "invoicing.email"
 
 
-def invoice_email(ctx: ServiceContext, invoice: Invoice, pdf: bytes, sent_at: datetime) -> OutgoingEmail | None:
+def invoice_email(
+    ctx: ServiceContext, invoice: Invoice, pdf: bytes, sent_at: datetime
+) -> OutgoingEmail | None:
     buyer = invoice.parties.get("buyer", {})
     recipients = tuple(buyer.get("emails") or ())
     if not recipients:

@@ -65,6 +65,7 @@ from kassa.services.customers import now_for
 from kassa.services.emails import EMAIL_JOB
 from kassa.services.ledger import post
 from kassa.store.credit_balances import CreditMovement
+from kassa.store.one_off_charges import OneOffCharge
 from kassa.store.uow import UnitOfWork
 
 BILL_JOB = "billing.bill"
@@ -98,7 +99,9 @@ def _bill_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> 
     versions = catalog.versions(uow, job.tenant_id)
     scope = scope_of(uow, payer, versions)
     bill(ctx, uow, uow.tenants.get(job.tenant_id), scope, bill_date, now)
-    for sub in scope.subscriptions:  # the next bill dates (the job's dedupe key makes one per customer and day)
+    for (
+        sub
+    ) in scope.subscriptions:  # the next bill dates (the job's dedupe key makes one per customer and day)
         tl = timeline(sub, versions, max(bill_date, sub.start) + HORIZON)
         day = next_bill_date(tl, bill_date + timedelta(days=1))
         if day is not None:
@@ -126,7 +129,13 @@ def _redemptions(uow: UnitOfWork, scope: Scope) -> list[tuple[Redemption, Coupon
 
 
 def _compose(
-    uow: UnitOfWork, tenant: Tenant, scope: Scope, items: Sequence[Item], tax_point: date, *, with_balance: bool
+    uow: UnitOfWork,
+    tenant: Tenant,
+    scope: Scope,
+    items: Sequence[Item],
+    tax_point: date,
+    *,
+    with_balance: bool,
 ) -> Composition:
     balance = (uow.credit_balances.balance(tenant.id, scope.payer.id, scope.payer.currency)
                if with_balance else None)  # fmt: skip
@@ -165,7 +174,9 @@ def bill(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, scope: Scope, bil
         uow.invoices.save(invoice, replace_lines=True)
         _changed(ctx, uow, actor, EventType.INVOICE_UPDATED, existing, invoice, now)
         return invoice
-    finalize_at = max(now, bill_instant(bill_date, payer)) + timedelta(hours=tenant.settings.draft_grace_period_hours)
+    finalize_at = max(now, bill_instant(bill_date, payer)) + timedelta(
+        hours=tenant.settings.draft_grace_period_hours
+    )
     invoice = draft(tenant_id=tenant.id, invoice_id=ctx.new_id("inv"), customer_id=payer.id, currency=payer.currency,
                     bill_date=bill_date, composition=composition, tax_inclusive=tenant.settings.tax_inclusive,
                     created_at=now, finalize_at=finalize_at)  # fmt: skip
@@ -203,8 +214,15 @@ def _correct(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, reductions: S
         for r in parts:
             line = lines[r.position]
             gross = -r.item.amount  # before discounts: the line's share after them is what is credited
-            net = gross if not line.discount.amount else Money.rounded(
-                gross.amount * line.net.amount / line.item.amount.amount, gross.currency, tenant.settings.rounding_mode)
+            net = (
+                gross
+                if not line.discount.amount
+                else Money.rounded(
+                    gross.amount * line.net.amount / line.item.amount.amount,
+                    gross.currency,
+                    tenant.settings.rounding_mode,
+                )
+            )
             requests.append(CreditRequest(position=r.position, amount=net, key=r.item.key))
         issue_credit_note(ctx, uow, tenant, invoice, requests, reason=CreditReason.BILLING_CORRECTION, target=None,
                           memo="Correction by the bill run", now=now, automatic=True,
@@ -269,7 +287,9 @@ def _number(uow: UnitOfWork, tenant: Tenant, kind: str, day: date) -> str:
 def _finalize_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None:
     invoice = uow.invoices.get(job.tenant_id, job.payload["invoice_id"], for_update=True)
     if invoice.status is InvoiceStatus.DRAFT:
-        finalize_in(ctx, uow, uow.tenants.get(job.tenant_id), invoice, now, system_actor(job.tenant_id, "billing"))
+        finalize_in(
+            ctx, uow, uow.tenants.get(job.tenant_id), invoice, now, system_actor(job.tenant_id, "billing")
+        )
 
 
 def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: Invoice, now: datetime,
@@ -348,10 +368,14 @@ def void_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Invoice:
         now = _now(ctx, uow, invoice.customer_id, actor.tenant_id)
         voided = void(invoice, now)
         if uow.credit_notes.of_invoice(actor.tenant_id, invoice.id):
-            raise DomainError("invoice_credited", "An invoice with credit notes cannot be voided: credit the rest.")
+            raise DomainError(
+                "invoice_credited", "An invoice with credit notes cannot be voided: credit the rest."
+            )
         uow.invoices.save(voided)
         for entry in uow.ledger.entries_for(actor.tenant_id, "invoice", invoice.id):
-            post(uow, ledger.void_entry(entry, id=ctx.new_id("je"), posted_at=now, number=invoice.number or ""))
+            post(
+                uow, ledger.void_entry(entry, id=ctx.new_id("je"), posted_at=now, number=invoice.number or "")
+            )
         net = invoice.credit_applied - invoice.credit_granted  # the balance it used comes back (or goes)
         if net.amount:
             uow.credit_balances.add(CreditMovement(
@@ -403,9 +427,13 @@ def with_parties(ctx: ServiceContext, invoice: Invoice) -> Invoice:
 def list_invoices(ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str | None,
                   customer_id: str | None = None, status: str | None = None) -> Any:  # fmt: skip
     if status is not None and status not in {s.value for s in InvoiceStatus}:
-        raise DomainError("invalid_status", f"status is one of {', '.join(s.value for s in InvoiceStatus)}.", "status")
+        raise DomainError(
+            "invalid_status", f"status is one of {', '.join(s.value for s in InvoiceStatus)}.", "status"
+        )
     with ctx.uow(read_only=True) as uow:
-        return uow.invoices.list(actor.tenant_id, limit=limit, cursor=cursor, customer_id=customer_id, status=status)
+        return uow.invoices.list(
+            actor.tenant_id, limit=limit, cursor=cursor, customer_id=customer_id, status=status
+        )
 
 
 def upcoming_invoice(ctx: ServiceContext, actor: Actor, customer_id: str) -> Invoice | None:
@@ -444,7 +472,9 @@ def manual_item(customer_id: str, index: int, body: Mapping[str, Any], currency:
     path = f"lines.{index}"
     description = body.get("description")
     if not isinstance(description, str) or not description.strip() or len(description) > 500:
-        raise DomainError("invalid_description", "A line has a description (1 to 500 characters).", f"{path}.description")
+        raise DomainError(
+            "invalid_description", "A line has a description (1 to 500 characters).", f"{path}.description"
+        )
     quantity = _decimal(body.get("quantity", "1"), f"{path}.quantity")
     unit_price = _decimal(body.get("unit_price"), f"{path}.unit_price", negative=True)
     if quantity <= 0:
@@ -508,7 +538,9 @@ def add_invoice_line(ctx: ServiceContext, actor: Actor, invoice_id: str, body: M
     with ctx.uow() as uow:
         invoice = uow.invoices.get(actor.tenant_id, invoice_id, for_update=True)
         if invoice.status is not InvoiceStatus.DRAFT:
-            raise DomainError("invoice_finalized", f"Invoice {invoice.number} is finalized and never changes.")
+            raise DomainError(
+                "invoice_finalized", f"Invoice {invoice.number} is finalized and never changes."
+            )
         tenant = uow.tenants.get(actor.tenant_id)
         payer = uow.customers.get(actor.tenant_id, invoice.customer_id)
         now = now_for(ctx, uow, payer)
@@ -517,7 +549,9 @@ def add_invoice_line(ctx: ServiceContext, actor: Actor, invoice_id: str, body: M
         n = len(items)
         while f"{invoice.id}|{n}" in taken:
             n += 1
-        items.append(manual_item(payer.id, n, body, payer.currency, tenant.settings.rounding_mode, invoice.id))
+        items.append(
+            manual_item(payer.id, n, body, payer.currency, tenant.settings.rounding_mode, invoice.id)
+        )
         scope = scope_of(uow, payer, catalog.versions(uow, tenant.id))
         composed = recomposed(invoice, _compose(uow, tenant, scope, items, invoice.bill_date or local_day(now, payer.time_zone),
                                                 with_balance=False))  # fmt: skip
@@ -534,7 +568,9 @@ def bill_now(ctx: ServiceContext, actor: Actor, customer_id: str) -> Invoice | N
         payer = uow.customers.get(actor.tenant_id, payer.id, for_update=True)
         now = now_for(ctx, uow, payer)
         scope = scope_of(uow, payer, catalog.versions(uow, actor.tenant_id))
-        invoice = bill(ctx, uow, uow.tenants.get(actor.tenant_id), scope, local_day(now, payer.time_zone), now)
+        invoice = bill(
+            ctx, uow, uow.tenants.get(actor.tenant_id), scope, local_day(now, payer.time_zone), now
+        )
         uow.commit()
     return invoice
 
@@ -567,11 +603,15 @@ def _credit_requests(invoice: Invoice, lines: Any) -> list[CreditRequest]:
     if lines is None:  # the whole invoice
         return [CreditRequest(position=line.position) for line in invoice.lines if line.net.amount > 0]
     if not isinstance(lines, list) or not lines:
-        raise DomainError("invalid_lines", "lines is a non-empty list, or absent to credit everything.", "lines")
+        raise DomainError(
+            "invalid_lines", "lines is a non-empty list, or absent to credit everything.", "lines"
+        )
     out = []
     for i, line in enumerate(lines):
         if not isinstance(line, dict) or not isinstance(line.get("position"), int):
-            raise DomainError("invalid_line", "Each line names an invoice line position.", f"lines.{i}.position")
+            raise DomainError(
+                "invalid_line", "Each line names an invoice line position.", f"lines.{i}.position"
+            )
         amount = line.get("amount")
         quantity = line.get("quantity")
         out.append(CreditRequest(
@@ -580,3 +620,52 @@ def _credit_requests(invoice: Invoice, lines: Any) -> list[CreditRequest]:
             quantity=_decimal(quantity, f"lines.{i}.quantity") if quantity is not None else None,
         ))  # fmt: skip
     return out
+
+
+def list_credit_notes(ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str | None,
+                      customer_id: str | None = None, invoice_id: str | None = None) -> Any:  # fmt: skip
+    with ctx.uow(read_only=True) as uow:
+        return uow.credit_notes.list(actor.tenant_id, limit=limit, cursor=cursor, customer_id=customer_id,
+                                     invoice_id=invoice_id)  # fmt: skip
+
+
+def get_credit_note(ctx: ServiceContext, actor: Actor, credit_note_id: str) -> CreditNote:
+    with ctx.uow(read_only=True) as uow:
+        return uow.credit_notes.get(actor.tenant_id, credit_note_id)
+
+
+def create_one_off_charge(ctx: ServiceContext, actor: Actor, customer_id: str, body: Mapping[str, Any], *,
+                          bill_now: bool = False) -> tuple[OneOffCharge, Invoice | None]:  # fmt: skip
+    with ctx.uow() as uow:
+        customer = uow.customers.get(actor.tenant_id, customer_id)
+        tenant = uow.tenants.get(actor.tenant_id)
+        now = now_for(ctx, uow, customer)
+        charge_id = ctx.new_id("chg")
+        item = manual_item(customer.id, 0, body, customer.currency, tenant.settings.rounding_mode, charge_id)
+        charge = OneOffCharge(tenant_id=actor.tenant_id, id=charge_id, customer_id=customer.id,
+                              description=item.description, product=item.product, quantity=item.quantity,
+                              unit_price=item.unit_price or Decimal(0), amount=item.amount,
+                              tax_category=item.tax_category.value, created_at=now)  # fmt: skip
+        uow.one_off_charges.add(charge)
+        audit.changed(ctx, uow, actor, EventType.ONE_OFF_CHARGE_CREATED, object_type="one_off_charge",
+                      object_id=charge.id, before=None, after=charge.to_json(), at=now, customer_id=customer.id)  # fmt: skip
+        invoice = None
+        payer = uow.customers.get(actor.tenant_id, payer_of(uow, customer).id, for_update=True)
+        if bill_now:
+            # a moment later than the charge, so the cutoff includes it
+            scope = scope_of(uow, payer, catalog.versions(uow, actor.tenant_id))
+            invoice = bill(
+                ctx, uow, tenant, scope, local_day(now, payer.time_zone), now + timedelta(microseconds=1)
+            )
+        else:
+            _schedule_next_bill(ctx, uow, payer, local_day(now, payer.time_zone))
+        uow.commit()
+    return charge, invoice
+
+
+def _schedule_next_bill(ctx: ServiceContext, uow: UnitOfWork, payer: Customer, today: date) -> None:
+    """A one-off charge waits for the next bill date; a customer without subscriptions gets one tomorrow."""
+    versions = catalog.versions(uow, payer.tenant_id)
+    days = [d for sub in scope_of(uow, payer, versions).subscriptions
+            if (d := next_bill_date(timeline(sub, versions, max(today, sub.start) + HORIZON), today + timedelta(days=1)))]  # fmt: skip
+    _schedule_bill_day(ctx, uow, payer, min(days) if days else today + timedelta(days=1))

@@ -58,5 +58,3 @@ def trial_balance(ctx: ServiceContext, actor: Actor) -> list[dict[str, Any]]:
              "type": names[code].type.value if code in names else None,
              "balance": {"amount": money.amount_text(), "currency": money.currency}}
             for (code, _), money in sorted(rows.items())]  # fmt: skip
-
-

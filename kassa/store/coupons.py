@@ -52,7 +52,9 @@ class Coupons:
 
     def get(self, tenant_id: str, coupon_id: str, *, for_update: bool = False) -> Coupon:
         t = coupons.c
-        query = sa.select(coupons).where(t.tenant_id == tenant_id, sa.or_(t.id == coupon_id, t.code == coupon_id))
+        query = sa.select(coupons).where(
+            t.tenant_id == tenant_id, sa.or_(t.id == coupon_id, t.code == coupon_id)
+        )
         row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("coupon", coupon_id)
@@ -62,7 +64,9 @@ class Coupons:
         if not coupon_ids:
             return {}
         t = coupons.c
-        rows = self.conn.execute(sa.select(coupons).where(t.tenant_id == tenant_id, t.id.in_(sorted(set(coupon_ids)))))
+        rows = self.conn.execute(
+            sa.select(coupons).where(t.tenant_id == tenant_id, t.id.in_(sorted(set(coupon_ids))))
+        )
         return {r.id: _coupon(r) for r in rows}
 
     def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> Page[Coupon]:
@@ -83,7 +87,9 @@ class Coupons:
 
     def promotion(self, tenant_id: str, code: str, *, for_update: bool = False) -> PromotionCode:
         t = promotion_codes.c
-        query = sa.select(promotion_codes).where(t.tenant_id == tenant_id, sa.or_(t.code == code, t.id == code))
+        query = sa.select(promotion_codes).where(
+            t.tenant_id == tenant_id, sa.or_(t.code == code, t.id == code)
+        )
         row = self.conn.execute(query.with_for_update() if for_update else query).first()
         if row is None:
             raise NotFound("promotion_code", code)

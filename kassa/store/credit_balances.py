@@ -55,7 +55,11 @@ class CreditBalances:
             c.tenant_id == tenant_id, c.customer_id == customer_id, c.currency == currency)).scalar_one()  # fmt: skip
         return Money.from_minor_units(int(total), currency)
 
-    def list(self, tenant_id: str, customer_id: str, *, limit: int, cursor: str | None) -> Page[CreditMovement]:
+    def list(
+        self, tenant_id: str, customer_id: str, *, limit: int, cursor: str | None
+    ) -> Page[CreditMovement]:
         c = credit_balance_transactions.c
-        query = sa.select(credit_balance_transactions).where(c.tenant_id == tenant_id, c.customer_id == customer_id)
+        query = sa.select(credit_balance_transactions).where(
+            c.tenant_id == tenant_id, c.customer_id == customer_id
+        )
         return page(self.conn, query, c.id, limit=limit, cursor=cursor, to_item=_movement)

@@ -68,7 +68,9 @@ class CreditNotes:
 
     def get(self, tenant_id: str, credit_note_id: str) -> CreditNote:
         c = credit_notes.c
-        row = self.conn.execute(sa.select(credit_notes).where(c.tenant_id == tenant_id, c.id == credit_note_id)).first()
+        row = self.conn.execute(
+            sa.select(credit_notes).where(c.tenant_id == tenant_id, c.id == credit_note_id)
+        ).first()
         if row is None:
             raise NotFound("credit_note", credit_note_id)
         return self._with_lines(tenant_id, [row])[0]

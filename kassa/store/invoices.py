@@ -160,7 +160,9 @@ class Invoices:
     def delete_draft(self, tenant_id: str, invoice_id: str) -> None:
         """A draft with nothing left to bill goes away (a finalized invoice never does)."""
         lc, c = invoice_lines.c, invoices.c
-        self.conn.execute(invoice_lines.delete().where(lc.tenant_id == tenant_id, lc.invoice_id == invoice_id))
+        self.conn.execute(
+            invoice_lines.delete().where(lc.tenant_id == tenant_id, lc.invoice_id == invoice_id)
+        )
         self.conn.execute(invoices.delete().where(c.tenant_id == tenant_id, c.id == invoice_id,
                                                   c.status == InvoiceStatus.DRAFT.value))  # fmt: skip
 
@@ -169,7 +171,9 @@ class Invoices:
         if not invoice_ids:
             return out
         lc = invoice_lines.c
-        query = sa.select(invoice_lines).where(lc.tenant_id == tenant_id, lc.invoice_id.in_(list(invoice_ids)))
+        query = sa.select(invoice_lines).where(
+            lc.tenant_id == tenant_id, lc.invoice_id.in_(list(invoice_ids))
+        )
         for row in self.conn.execute(query.order_by(lc.invoice_id, lc.position)):
             out[row.invoice_id].append(_line(row))
         return out
@@ -184,7 +188,9 @@ class Invoices:
 
     def by_number(self, tenant_id: str, number: str) -> Invoice:
         c = invoices.c
-        row = self.conn.execute(sa.select(invoices.c.id).where(c.tenant_id == tenant_id, c.number == number)).first()
+        row = self.conn.execute(
+            sa.select(invoices.c.id).where(c.tenant_id == tenant_id, c.number == number)
+        ).first()
         if row is None:
             raise NotFound("invoice", number)
         return self.get(tenant_id, row.id)

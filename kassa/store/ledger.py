@@ -28,13 +28,17 @@ class Ledger:
         self.conn = conn
 
     def chart(self, tenant_id: str) -> ChartOfAccounts:
-        row = self.conn.execute(sa.select(ledger_charts.c.doc).where(ledger_charts.c.tenant_id == tenant_id)).first()
+        row = self.conn.execute(
+            sa.select(ledger_charts.c.doc).where(ledger_charts.c.tenant_id == tenant_id)
+        ).first()
         return default_chart() if row is None else parse_chart(row.doc)
 
     def set_chart(self, tenant_id: str, chart: ChartOfAccounts, at: datetime) -> None:
         c = ledger_charts.c
         self.conn.execute(ledger_charts.delete().where(c.tenant_id == tenant_id))
-        self.conn.execute(ledger_charts.insert().values(tenant_id=tenant_id, doc=chart_to_json(chart), updated_at=at))
+        self.conn.execute(
+            ledger_charts.insert().values(tenant_id=tenant_id, doc=chart_to_json(chart), updated_at=at)
+        )
 
     def post(self, entry: JournalEntry) -> None:
         self.conn.execute(journal_entries.insert().values(
@@ -81,4 +85,7 @@ class Ledger:
         pc = journal_postings.c
         query = (sa.select(pc.account, pc.currency, sa.func.sum(pc.debit_minor - pc.credit_minor).label("net"))
                  .where(pc.tenant_id == tenant_id).group_by(pc.account, pc.currency))  # fmt: skip
-        return {(r.account, r.currency): Money.from_minor_units(int(r.net), r.currency) for r in self.conn.execute(query)}
+        return {
+            (r.account, r.currency): Money.from_minor_units(int(r.net), r.currency)
+            for r in self.conn.execute(query)
+        }

@@ -43,7 +43,9 @@ from kassa.core.invoicing import Invoice, InvoiceLine, InvoiceStatus, Item, Line
 from kassa.core.money import Money
 from kassa.core.tax import BreakdownRow, TaxAmount, TaxCategory, TaxRate
 
-REVERSE_CHARGE = "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive 2006/112/EC)"
+REVERSE_CHARGE = (
+    "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive 2006/112/EC)"
+)
 NBSP = "\xa0"
 VAT19 = TaxRate(id="DE:VAT:standard:2020-07-01", jurisdiction="DE", name="VAT", percent=Decimal(19),
                 category=TaxCategory.STANDARD, valid_from=date(2021, 1, 1), valid_to=None)  # fmt: skip
@@ -89,7 +91,7 @@ def lines(*, taxed: bool) -> tuple[InvoiceLine, ...]:
     )  # fmt: skip
 
 
-SELLER = {
+SELLER: dict[str, Any] = {
     "name": "Kassa Demo GmbH", "legal_name": "Kassa Demo GmbH",
     "address": {"line1": "Torstraße 1", "line2": None, "city": "Berlin", "postal_code": "10119", "state": None,
                 "country": "DE"},
@@ -97,7 +99,7 @@ SELLER = {
     "bank": {"iban": IBAN, "bic": "COBADEFFXXX", "account_holder": "Kassa Demo GmbH", "bank_name": "Commerzbank"},
     "email": "billing@kassa.test",
 }  # fmt: skip
-BUYER = {
+BUYER: dict[str, Any] = {
     "id": "acct_payer", "external_id": "C-1001", "name": "Musterfirma AG", "legal_name": None,
     "address": {"line1": "Hauptstraße 5", "line2": "3. OG", "city": "München", "postal_code": "80331",
                 "state": None, "country": "DE"},
@@ -226,7 +228,9 @@ def test_reverse_charge_note_is_prominent_and_breakdown_has_no_rate() -> None:
     """The reverse-charge mention is in the notes box; the breakdown row is AE without rate, tax 0."""
     page = render_invoice(sample_invoice(reverse_charge=True), locale="de_DE")
     notes = page.index('<section class="notes">')
-    assert page.index(REVERSE_CHARGE) > notes and page.index(REVERSE_CHARGE) < page.index('<table class="lines">')
+    assert page.index(REVERSE_CHARGE) > notes and page.index(REVERSE_CHARGE) < page.index(
+        '<table class="lines">'
+    )
     assert "<td>AE</td>" in page and "0,00\xa0€" in page and "1.436,72\xa0€" in page
     assert "ATU57194903" in page and "Österreich" in page
 
@@ -234,9 +238,11 @@ def test_reverse_charge_note_is_prominent_and_breakdown_has_no_rate() -> None:
 def test_draft_says_draft_and_carries_no_payment_code() -> None:
     """A draft has no number: the page says DRAFT, shows bank details as not payable, and no QR code
     (a transfer without the reference would not match)."""
-    draft = replace(sample_invoice(), number=None, status=InvoiceStatus.DRAFT, finalized_at=None, due_date=None)
+    draft = replace(
+        sample_invoice(), number=None, status=InvoiceStatus.DRAFT, finalized_at=None, due_date=None
+    )
     page = render_invoice(draft, locale="en_US")
-    assert "Invoice <span class=\"number\">DRAFT</span>" in page
+    assert 'Invoice <span class="number">DRAFT</span>' in page
     assert LABELS["not_payable"] in page
     assert "data:image/svg+xml" not in page
 
@@ -339,7 +345,13 @@ def test_pdf_carries_number_buyer_total_and_note(documents: Documents) -> None:
     pdf = documents.invoice_pdf(sample_invoice(reverse_charge=True), locale="de_DE")
     assert pdf.startswith(b"%PDF-")
     text = " ".join(_text(pdf).split())
-    for expected in ["INV-2025-0042", "Beispiel GmbH", "1.436,72 €", "1.234,56 €", "Reverse charge: VAT to be"]:
+    for expected in [
+        "INV-2025-0042",
+        "Beispiel GmbH",
+        "1.436,72 €",
+        "1.234,56 €",
+        "Reverse charge: VAT to be",
+    ]:
         assert expected in text.replace(NBSP, " "), expected
     normal = documents.invoice_pdf(sample_invoice(), locale="de_DE")
     Path("/tmp/kassa-sample-invoice.pdf").write_bytes(normal)
@@ -382,11 +394,13 @@ def http_server() -> Iterator[list[str]]:
 
 def test_tenant_template_fetches_nothing(documents: Documents, http_server: list[str],
                                          caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    """A template naming file:///etc/passwd and http URLs (image, stylesheet, @import, font) prints, but
-    the local server was never asked and the file's text is not in the PDF; WeasyPrint logs the refusals."""
+    """A template naming file:///etc/passwd and http URLs (image, stylesheet, @import, font, attachment)
+    still prints, but the local server was never asked, nothing was attached, and WeasyPrint logged each
+    refusal of our fetcher."""
     base = http_server[0]
     source = f"""<html><head>
-      <link rel="stylesheet" href="{base}/style.css">
+      <link rel="stylesheet" href="{base}/style.css"><link rel="stylesheet" href="file:///etc/passwd">
+      <link rel="attachment" href="file:///etc/passwd"><link rel="attachment" href="{base}/attach.txt">
       <style>@import url("{base}/import.css"); @font-face {{ font-family: x; src: url("{base}/font.woff"); }}</style>
       </head><body><h1>Bill {{{{ title }}}}</h1>
       <img src="{base}/pixel.png"><img src="file:///etc/passwd">
@@ -395,9 +409,12 @@ def test_tenant_template_fetches_nothing(documents: Documents, http_server: list
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
         pdf = documents.invoice_pdf(sample_invoice(), locale="en_US", template=source)
     assert http_server[1:] == []
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.attachments == {}
     text = _text(pdf)
     assert "Bill INV-2025-0042" in text and "root:" not in text
-    assert "/etc/passwd" in caplog.text
+    assert "RefusedURL: An invoice loads files from its own package only: file:///etc/passwd" in caplog.text
+    assert f"RefusedURL: An invoice loads no http URL: {base}/pixel.png" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -427,7 +444,10 @@ def test_epc_payload_is_exact() -> None:
     structured reference (empty), text = invoice number; nothing after the last field."""
     payload = epc_payload(name="Kassa Demo GmbH", iban="DE89 3704 0044 0532 0130 00", bic="COBADEFFXXX",
                           amount=eur("1234.56"), remittance="INV-2025-0042")  # fmt: skip
-    assert payload == "BCD\n002\n1\nSCT\nCOBADEFFXXX\nKassa Demo GmbH\nDE89370400440532013000\nEUR1234.56\n\n\nINV-2025-0042"
+    assert (
+        payload
+        == "BCD\n002\n1\nSCT\nCOBADEFFXXX\nKassa Demo GmbH\nDE89370400440532013000\nEUR1234.56\n\n\nINV-2025-0042"
+    )
 
 
 def test_epc_payload_with_creditor_reference_and_no_bic() -> None:
@@ -435,7 +455,10 @@ def test_epc_payload_with_creditor_reference_and_no_bic() -> None:
     10 and the empty text after it is dropped; a purpose code fills line 9."""
     payload = epc_payload(name="Kassa Demo GmbH", iban=IBAN, amount=eur("0.01"),
                           creditor_reference="RF18539007547034", purpose="GDDS")  # fmt: skip
-    assert payload == "BCD\n002\n1\nSCT\n\nKassa Demo GmbH\nDE89370400440532013000\nEUR0.01\nGDDS\nRF18539007547034"
+    assert (
+        payload
+        == "BCD\n002\n1\nSCT\n\nKassa Demo GmbH\nDE89370400440532013000\nEUR0.01\nGDDS\nRF18539007547034"
+    )
 
 
 @pytest.mark.parametrize(
@@ -461,7 +484,12 @@ def test_epc_payload_with_creditor_reference_and_no_bic() -> None:
 def test_epc_payload_limits(kwargs: dict[str, Any], field: str | None) -> None:
     """Name <= 70, text <= 140, reference <= 35, EUR 0.01..999,999,999.99 in cents, one line per field, a
     valid IBAN and BIC, and the whole payload <= 331 bytes: anything else is refused, naming the field."""
-    args: dict[str, Any] = {"name": "Kassa", "iban": IBAN, "amount": eur("1.00"), "remittance": "INV-1"} | kwargs
+    args: dict[str, Any] = {
+        "name": "Kassa",
+        "iban": IBAN,
+        "amount": eur("1.00"),
+        "remittance": "INV-1",
+    } | kwargs
     with pytest.raises(DomainError) as caught:
         epc_payload(**args)
     assert (caught.value.code, caught.value.field) == ("invalid_payment_code", field)

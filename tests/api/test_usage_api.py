@@ -341,7 +341,9 @@ def test_a_malformed_batch_stores_nothing(
     refused(client.post("/v1/usage_events/batch", json={"events": []}), 422, "invalid_value", "events")
     refused(client.post("/v1/usage_events/batch", json={}), 422, "required", "events")
     too_many = [event(f"e{i}") for i in range(10_001)]
-    refused(client.post("/v1/usage_events/batch", json={"events": too_many}), 422, "batch_too_large", "events")
+    refused(
+        client.post("/v1/usage_events/batch", json={"events": too_many}), 422, "batch_too_large", "events"
+    )
     refused(client.post("/v1/usage_events/batch", json={"events": [event("e1")], "dry": True}), 422,
             "unknown_field", "dry")  # fmt: skip
     assert stored_count(ctx, tenant) == 0

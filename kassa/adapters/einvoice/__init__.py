@@ -131,7 +131,7 @@ class Payment:  # BG-16
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EInvoice:
     specification: str | None = None  # BT-24
-    process: str | None = None  # BT-23
+    process: str | None = None  # BT-23 (Peppol's process in UBL)
     number: str | None = None  # BT-1
     type_code: str | None = None  # BT-3
     issue_date: date | None = None  # BT-2
@@ -189,7 +189,6 @@ def document(invoice: Invoice, *, issue_date: date | None = None) -> EInvoice:
     buyer_party = _party(buyer, buyer=True)
     return EInvoice(
         specification=EN16931,
-        process=PEPPOL_PROCESS,
         number=invoice.number,
         type_code=INVOICE,
         issue_date=issue_date or invoice.finalized_at.date(),
@@ -203,15 +202,23 @@ def document(invoice: Invoice, *, issue_date: date | None = None) -> EInvoice:
         buyer=buyer_party,
         deliver_to_country=buyer_party.address.country if needs_delivery and buyer_party.address else None,
         payment=Payment(
-            code=SEPA_CREDIT_TRANSFER, remittance=invoice.number, iban=bank["iban"],
-            account_name=bank.get("account_holder") or None, bic=bank.get("bic") or None,
-        ) if bank.get("iban") else None,  # fmt: skip
+            code=SEPA_CREDIT_TRANSFER,
+            remittance=invoice.number,
+            iban=bank["iban"],
+            account_name=bank.get("account_holder") or None,
+            bic=bank.get("bic") or None,
+        )
+        if bank.get("iban")
+        else None,  # fmt: skip
         payment_terms=f"Due {invoice.due_date.isoformat()}" if invoice.due_date else None,
         lines=lines,
         vat=vat,
         totals=Totals(
-            line_total=line_total.amount, tax_exclusive=line_total.amount, tax_total=tax_total.amount,
-            tax_inclusive=grand.amount, prepaid=prepaid.amount if prepaid.amount else None,
+            line_total=line_total.amount,
+            tax_exclusive=line_total.amount,
+            tax_total=tax_total.amount,
+            tax_inclusive=grand.amount,
+            prepaid=prepaid.amount if prepaid.amount else None,
             payable=(grand - prepaid).amount,
         ),  # fmt: skip
     )
@@ -263,7 +270,9 @@ def _line(line: InvoiceLine, tax_inclusive: bool) -> Line:
     )  # fmt: skip
 
 
-def _pricing(amount: Money, quantity: Decimal, unit_price: Decimal | None) -> tuple[Decimal, Decimal, Decimal | None]:
+def _pricing(
+    amount: Money, quantity: Decimal, unit_price: Decimal | None
+) -> tuple[Decimal, Decimal, Decimal | None]:
     """(BT-129 quantity, BT-146 price, BT-149 base quantity) whose product is `amount`: the price is never
     negative (BR-27), so a credit line carries a negative quantity. When the unit price does not give the
     amount (tiered usage, a prorated fee), the price is the whole amount for the whole quantity as base."""

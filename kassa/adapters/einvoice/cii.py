@@ -128,7 +128,12 @@ def _line(trade: Any, line: Line, cur: str | None) -> None:
     price = _sub(_sub(item, "ram:SpecifiedLineTradeAgreement"), "ram:NetPriceProductTradePrice")
     _sub(price, "ram:ChargeAmount", _num(line.price))
     _sub(price, "ram:BasisQuantity", _num(line.base_quantity), unitCode=line.unit)
-    _sub(_sub(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", _num(line.quantity), unitCode=line.unit)
+    _sub(
+        _sub(item, "ram:SpecifiedLineTradeDelivery"),
+        "ram:BilledQuantity",
+        _num(line.quantity),
+        unitCode=line.unit,
+    )
     settlement = _sub(item, "ram:SpecifiedLineTradeSettlement")
     tax = _sub(settlement, "ram:ApplicableTradeTax")
     _sub(tax, "ram:TypeCode", "VAT")
@@ -299,7 +304,9 @@ def _read_party(node: Any) -> Party | None:
     if node is None:
         return None
     address = _one(node, "ram:PostalTradeAddress")
-    registrations = {e.get("schemeID"): (e.text or "").strip() for e in _all(node, "ram:SpecifiedTaxRegistration/ram:ID")}
+    registrations = {
+        e.get("schemeID"): (e.text or "").strip() for e in _all(node, "ram:SpecifiedTaxRegistration/ram:ID")
+    }
     return Party(
         name=_text(node, "ram:Name"), trading_name=_text(node, "ram:SpecifiedLegalOrganization/ram:TradingBusinessName"),
         identifier=_text(node, "ram:ID"), vat_id=registrations.get("VA") or None,

@@ -23,6 +23,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from kassa.adapters.presentment.qr import MAX_NAME, epc_payload, epc_qr_svg, svg_data_uri
 from kassa.core.errors import DomainError
@@ -122,7 +123,9 @@ def render_invoice(invoice: Invoice, *, locale: str, template: str | None = None
     try:
         return _tenant_template(template).render(context)
     except TemplateError as error:
-        raise DomainError("invalid_invoice_template", f"The invoice template failed: {error}", "template") from None
+        raise DomainError(
+            "invalid_invoice_template", f"The invoice template failed: {error}", "template"
+        ) from None
 
 
 def invoice_context(invoice: Invoice, *, locale: str) -> dict[str, Any]:
@@ -208,8 +211,12 @@ def _party(raw: Mapping[str, Any] | None, locale: Locale) -> dict[str, Any]:
         "address": address or None,
         "address_lines": _address_lines(address, locale) if address else [],
         "tax_ids": [
-            {"label": LABELS.get(f"tax_id_{t.get('type')}", LABELS["tax_id"]), "value": t.get("value", ""),
-             "type": t.get("type"), "country": t.get("country")}
+            {
+                "label": LABELS.get(f"tax_id_{t.get('type')}", LABELS["tax_id"]),
+                "value": t.get("value", ""),
+                "type": t.get("type"),
+                "country": t.get("country"),
+            }
             for t in raw.get("tax_ids") or []
         ],  # fmt: skip
         "emails": emails,
@@ -224,7 +231,11 @@ def _address_lines(address: Mapping[str, Any], locale: Locale) -> list[str]:
     place = " ".join(p for p in (address.get("postal_code"), address.get("city")) if p)
     country = address.get("country")
     country_name = locale.territories.get(country, country) if country else None
-    return [str(p) for p in (address.get("line1"), address.get("line2"), place, address.get("state"), country_name) if p]
+    return [
+        str(p)
+        for p in (address.get("line1"), address.get("line2"), place, address.get("state"), country_name)
+        if p
+    ]
 
 
 def _locale(text: str) -> Locale:
@@ -299,10 +310,12 @@ def _iban(value: str) -> str:
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
-def _css_string(value: str) -> str:
-    """Text for a CSS string literal (the page footer's labels)."""
+def _css_string(value: str) -> Markup:
+    """A CSS string literal (the page footer's labels). Everything but letters, digits and " .,:-" is a CSS
+    escape, so the text can close neither the string nor the <style> element; marked safe because HTML
+    escaping would write `&#34;` where CSS needs a quote."""
     escaped = "".join(ch if ch.isalnum() or ch in " .,:-" else f"\\{ord(ch):06x}" for ch in str(value))
-    return f'"{escaped}"'
+    return Markup(f'"{escaped}"')
 
 
 def _tax_rates(line: InvoiceLine) -> Sequence[Decimal]:

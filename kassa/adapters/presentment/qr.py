@@ -51,7 +51,9 @@ def epc_payload(
     text (the invoice number) or a structured `creditor_reference` (ISO 11649 "RF…"), never both;
     DomainError `invalid_payment_code` naming the field otherwise."""
     if remittance and creditor_reference:
-        raise DomainError(_CODE, "A transfer carries a structured reference or a text, not both.", "remittance")
+        raise DomainError(
+            _CODE, "A transfer carries a structured reference or a text, not both.", "remittance"
+        )
     fields = [
         SERVICE_TAG,
         VERSION,
@@ -71,7 +73,9 @@ def epc_payload(
     payload = "\n".join(fields)
     size = len(payload.encode("utf-8"))
     if size > MAX_PAYLOAD_BYTES:
-        raise DomainError(_CODE, f"The payment code holds {MAX_PAYLOAD_BYTES} bytes; this one needs {size}.", None)
+        raise DomainError(
+            _CODE, f"The payment code holds {MAX_PAYLOAD_BYTES} bytes; this one needs {size}.", None
+        )
     return payload
 
 

@@ -80,7 +80,7 @@ def compute_taxes(
         units = _per_invoice(lines, exact, mode)
     line_taxes = []
     for line, row in zip(lines, units, strict=True):
-        net = line.amount - _money(sum(row[:1]), code) if inclusive else line.amount
+        net = line.amount - _money(sum(row), code) if inclusive else line.amount
         taxes = tuple(
             TaxAmount(rate=rate, taxable=net, amount=_money(tax, code))
             for rate, tax in zip(line.treatment.rates, row, strict=True)
