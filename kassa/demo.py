@@ -1,10 +1,12 @@
 """`kassa demo`: a small business on an embedded SQLite database, then the API served on it.
 
-Later stages grow this into months of a simulated business; for now: a tenant with its settings, the
+A tenant with its settings, the
 example catalog (examples/catalog.yaml and the usage-priced plans of examples/usage-plans.yaml), a few
 customers with subscriptions (one a child billed to its parent), usage for the metered ones (API calls,
 storage GB-hours, active users) over the days before now, and one customer on a test clock whose
-subscription is walked through a trial, an upgrade and five months of renewals.
+subscription is walked through a trial, a promotion code, an upgrade, a goodwill credit and five months
+of renewals, each bill date invoiced by the bill run (VAT, discounts, credit); sample invoice PDFs are
+written next to the database.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from kassa.core.audit import system_actor
 from kassa.services import (
     billable_metrics,
     catalog,
+    coupons,
+    credits,
     customers,
     health,
+    invoicing,
+    jobs,
     metering,
     rating,
     subscriptions,
@@ -131,11 +137,14 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
     clock = test_clocks.create_test_clock(
         ctx, actor, name="demo clock", frozen_time=datetime(2026, 1, 1, 9, tzinfo=UTC)
     )
-    sim = customers.create_customer(
-        ctx, actor, {"external_id": "sim-1", "name": "Simulated GmbH", "test_clock_id": clock.id}
-    )
+    sim = customers.create_customer(ctx, actor, {
+        "external_id": "sim-1", "name": "Simulated GmbH", "test_clock_id": clock.id, "emails": ["ap@simulated.example"],
+        "address": {"line1": "Marienplatz 8", "city": "München", "postal_code": "80331", "country": "DE"},
+        "time_zone": "Europe/Berlin", "locale": "de_DE",
+    })  # fmt: skip
     say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id}")
     _simulate(ctx, actor, clock.id, sim.id, say)
+    _bill(ctx, actor, say)
     return key
 
 
@@ -187,6 +196,12 @@ def _simulate(
         ctx, actor, {"customer_id": customer_id, "plan": "team-monthly", "quantity": 5}
     )
     say(f"  {sub.id} team-monthly ×5: {sub.status.value} (14-day trial, then 3 discounted months)")
+    coupons.create_coupon(ctx, actor, {"code": "WELCOME10", "name": "Welcome, 10 % off for 3 invoices",
+                                       "type": "percent", "percent_off": "10", "duration": "repeating",
+                                       "duration_periods": 3})  # fmt: skip
+    coupons.create_promotion_code(ctx, actor, {"code": "HELLO-NORDLICHT", "coupon_id": "WELCOME10"})
+    coupons.redeem_coupon(ctx, actor, customer_id, {"promotion_code": "hello-nordlicht"})
+    say("  promotion code hello-nordlicht redeemed: WELCOME10, 10 % off the next 3 invoices")
     test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 2, 20, 9, tzinfo=UTC))
     preview = subscriptions.preview_change(
         ctx, actor, sub.id, {"plan": "business-monthly", "quantity": 8}, at=None
@@ -194,10 +209,45 @@ def _simulate(
     say(f"  2026-02-20 advice of charge for business-monthly ×8: net {preview.net} {preview.currency}")
     sub = subscriptions.change_subscription(ctx, actor, sub.id, {"plan": "business-monthly", "quantity": 8})
     say(f"  2026-02-20 upgraded: {sub.terms.plan} ×{sub.terms.quantity} ({sub.status.value})")
+    credits.grant_credit(
+        ctx, actor, customer_id, {"amount": "50.00", "description": "Goodwill for an outage"}
+    )
+    say("  2026-02-20 goodwill credit 50.00 EUR granted")
     test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 6, 1, 9, tzinfo=UTC))
     _, _, _, charges = subscriptions.get_schedule(ctx, actor, sub.id, start=None, end=date(2026, 6, 2))
     total = sum((c.line.amount.amount for c in charges), start=0)
-    say(f"  2026-06-01: {len(charges)} charges so far, {total} {sub.currency} in all")
+    say(
+        f"  2026-06-01: {len(charges)} charges so far, {total} {sub.currency} in all; the monthly bill runs invoiced:"
+    )
+    page = invoicing.list_invoices(ctx, actor, limit=100, cursor=None, customer_id=customer_id)
+    for inv in sorted(page.items, key=lambda i: i.created_at):
+        say(
+            f"    {inv.number or 'draft'} {inv.bill_date} {inv.status.value}: net {inv.subtotal - inv.discount}, "
+            f"VAT {inv.tax}, total {inv.total}, credit applied {inv.credit_applied}, due {inv.amount_due}"
+        )
+
+
+def _bill(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
+    """The bill runs due on the system clock (subscriptions that began before today), as the worker does."""
+    while jobs.run_due_jobs(ctx):
+        pass
+    page = invoicing.list_invoices(ctx, actor, limit=100, cursor=None)
+    say(f"bill runs up to today: {len(page.items)} invoices (drafts finalize after the 1 h grace period)")
+
+
+def write_pdfs(ctx: ServiceContext, actor: Any, directory: Path, say: Callable[[str], None]) -> None:
+    """Sample invoices as PDF, for a look at the presentment."""
+    folder = directory / "invoices"
+    folder.mkdir(exist_ok=True)
+    page = invoicing.list_invoices(ctx, actor, limit=100, cursor=None)
+    finalized = [i for i in page.items if i.number][:6] or page.items[:3]
+    for inv in finalized:
+        full = invoicing.with_parties(ctx, inv)
+        path = folder / f"{inv.number or inv.id}.pdf"
+        path.write_bytes(
+            ctx.documents.invoice_pdf(full, locale=full.parties.get("buyer", {}).get("locale") or "en")
+        )
+    say(f"sample invoice PDFs: {folder} ({len(finalized)} files)")
 
 
 def run(*, directory: Path, host: str, port: int, serve: bool) -> None:
@@ -211,6 +261,9 @@ def run(*, directory: Path, host: str, port: int, serve: bool) -> None:
     bootstrap.setup_logging(settings)
     ctx = bootstrap.build_context(settings)
     key = build(ctx, print)
+    with ctx.uow(read_only=True) as uow:
+        tenant_id = uow.tenants.list_all()[-1].id
+    write_pdfs(ctx, system_actor(tenant_id, "demo"), directory, print)
     base = f"http://{host}:{port}"
     print(f"\nAPI key (shown once): {key}")
     print(f"try:  curl -H 'Authorization: Bearer {key}' {base}/v1/customers")

@@ -33,7 +33,10 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "fontTools"):  # their INFO is per migration and per glyph table
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # WeasyPrint warns on every PDF that Debian's Pango lacks HarfBuzz-Subset; fontTools subsets instead.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = name != "uvicorn.access"  # we log each request ourselves

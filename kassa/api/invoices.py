@@ -141,6 +141,27 @@ def invoice_html(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: Call
     return HTMLResponse(ctx.documents.invoice_html(invoice, locale=locale))
 
 
+EINVOICE_TYPES = {"ubl": ("application/xml", "xml"), "cii": ("application/xml", "xml"),
+                  "facturx": ("application/pdf", "pdf")}  # fmt: skip
+
+
+@router.get("/invoices/{invoice_id}/einvoice", response_class=Response,
+            responses={200: {"content": {"application/xml": {}, "application/pdf": {}}}})  # fmt: skip
+def invoice_einvoice(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: Caller,
+                     syntax: Annotated[Literal["ubl", "cii", "facturx"], Query()] = "ubl") -> Response:  # fmt: skip
+    """The finalized invoice as EN 16931 data: UBL 2.1 (Peppol BIS Billing 3.0), CII, or a Factur-X PDF."""
+    invoice = invoicing.get_invoice(ctx, actor, invoice_id)
+    if not invoice.finalized:
+        from kassa.core.errors import DomainError
+
+        raise DomainError("invoice_not_finalized", "An e-invoice is made of a finalized invoice.")
+    locale = invoice.parties.get("buyer", {}).get("locale") or "en"
+    content = ctx.documents.invoice_einvoice(invoice, syntax=syntax, locale=locale)
+    media, extension = EINVOICE_TYPES[syntax]
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{invoice.number}-{syntax}.{extension}"'})  # fmt: skip
+
+
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(invoice_id: Annotated[Reference, Path(description="The id or the number.")], ctx: Ctx,
                 actor: Caller) -> InvoiceOut:  # fmt: skip

@@ -220,14 +220,15 @@ def reconcile(should: Sequence[Item], billed: Sequence[Billed]) -> tuple[list[It
     out: list[Item] = []
     reductions: list[Reduction] = []
     for key in [*wanted, *(k for k in done if k not in wanted)]:
-        item = wanted.get(key)
+        found = wanted.get(key)
         before = done.get(key)
-        if item is None:
+        if found is None:
             assert before is not None
             source = next((b.item for b in billed if b.key == key and b.item is not None), None)
             if source is None:
                 continue  # nothing known to describe it by; the amount stays as billed
-            item = replace(source, amount=Money.zero(before.currency))
+            found = replace(source, amount=Money.zero(before.currency))
+        item = found
         delta = item.amount - before if before is not None else item.amount
         if not delta.amount:
             continue

@@ -89,6 +89,11 @@ class Scope:
     versions: list[CatalogVersion]
 
 
+def plan_names(scope: Scope) -> dict[str, str]:
+    names = {code: plan.name for v in scope.versions for code, plan in v.catalog.plans.items()}
+    return {s.id: names.get(s.terms.plan, s.terms.plan) for s in scope.subscriptions}
+
+
 def scope_of(uow: UnitOfWork, payer: Customer, versions: list[CatalogVersion]) -> Scope:
     accounts = accounts_paid_by(uow, payer)
     subs = uow.subscriptions.many(payer.tenant_id, customer_ids=[a.id for a in accounts])
@@ -261,8 +266,8 @@ def bill_instant(day: date, customer: Customer) -> datetime:
     return start_of(day, customer.time_zone)
 
 
-def parties_snapshot(settings: TenantSettings, tenant_name: str, payer: Customer,
-                     accounts: Sequence[Customer]) -> Mapping[str, Any]:  # fmt: skip
+def parties_snapshot(settings: TenantSettings, tenant_name: str, payer: Customer, accounts: Sequence[Customer],
+                     subscriptions: Mapping[str, str] | None = None) -> Mapping[str, Any]:  # fmt: skip
     """Seller and buyer as the invoice shows them: frozen into the invoice at finalization."""
     bank = settings.bank
     return {
@@ -278,6 +283,8 @@ def parties_snapshot(settings: TenantSettings, tenant_name: str, payer: Customer
             "id": payer.id, "external_id": payer.external_id, "name": payer.name, "legal_name": payer.legal_name,
             "address": payer.address.to_json() if payer.address else None,
             "tax_ids": [t.to_json() for t in payer.tax_ids], "emails": list(payer.emails), "locale": payer.locale,
+            "time_zone": payer.time_zone,
         },
         "accounts": {a.id: a.name for a in accounts},
+        "subscriptions": dict(subscriptions or {}),  # id -> plan name, for the invoice's headings
     }  # fmt: skip

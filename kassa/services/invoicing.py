@@ -56,6 +56,7 @@ from kassa.services.billing import (
     items_due,
     parties_snapshot,
     payer_of,
+    plan_names,
     scope_of,
     seller_party,
     tax_table,
@@ -80,11 +81,12 @@ def schedule_bill(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, tl_to
     """Register the next bill date of `sub` (from `tl_today` on) with its paying customer's clock."""
     versions = catalog.versions(uow, sub.tenant_id)
     tl = timeline(sub, versions, max(tl_today, sub.start) + HORIZON)
-    day = next_bill_date(tl, tl_today)
-    if day is None:
-        return
     payer = payer_of(uow, uow.customers.get(sub.tenant_id, sub.customer_id))
-    _schedule_bill_day(ctx, uow, payer, day)
+    if sub.start <= tl_today:  # begun (or back-dated): bill what is due so far today, the run catches up
+        _schedule_bill_day(ctx, uow, payer, tl_today)
+    day = next_bill_date(tl, tl_today + timedelta(days=1))
+    if day is not None:
+        _schedule_bill_day(ctx, uow, payer, day)
 
 
 def _schedule_bill_day(ctx: ServiceContext, uow: UnitOfWork, payer: Customer, day: date) -> None:
@@ -308,7 +310,7 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
     composed = recomposed(invoice, composition)
     number = _number(uow, tenant, "invoice", day)
     final = finalize(composed, number=number, at=now, finalized_on=day, payment_terms_days=payer.payment_terms_days,
-                     parties=parties_snapshot(tenant.settings, tenant.name, payer, scope.accounts))  # fmt: skip
+                     parties=parties_snapshot(tenant.settings, tenant.name, payer, scope.accounts, plan_names(scope)))  # fmt: skip
     uow.invoices.save(final, replace_lines=True)
     _settle_credit(ctx, uow, final, now)
     _count_redemptions(uow, scope, composition, now)
@@ -420,8 +422,9 @@ def with_parties(ctx: ServiceContext, invoice: Invoice) -> Invoice:
     with ctx.uow(read_only=True) as uow:
         tenant = uow.tenants.get(invoice.tenant_id)
         payer = uow.customers.get(invoice.tenant_id, invoice.customer_id)
-        accounts = scope_of(uow, payer, []).accounts
-        return replace(invoice, parties=parties_snapshot(tenant.settings, tenant.name, payer, accounts))
+        scope = scope_of(uow, payer, catalog.versions(uow, tenant.id))
+        return replace(invoice, parties=parties_snapshot(tenant.settings, tenant.name, payer, scope.accounts,
+                                                         plan_names(scope)))  # fmt: skip
 
 
 def list_invoices(ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str | None,

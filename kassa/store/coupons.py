@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,14 +17,16 @@ _COUNTERS = ("id", "times_redeemed", "created_at", "archived_at", "object")
 
 
 def _coupon(row: sa.Row[Any]) -> Coupon:
-    fields = {k: v for k, v in row.doc.items() if k not in _COUNTERS}
+    # to_json writes every field; parse_coupon refuses the ones that do not belong to the coupon's type
+    fields = {k: v for k, v in row.doc.items() if k not in _COUNTERS and v is not None and v != []}
     parsed = parse_coupon(row.tenant_id, row.id, fields, row.created_at)
     return Coupon(**{**{f: getattr(parsed, f) for f in Coupon.__dataclass_fields__},
                      "times_redeemed": row.times_redeemed, "archived_at": row.archived_at})  # fmt: skip
 
 
 def _promotion(row: sa.Row[Any]) -> PromotionCode:
-    fields = {k: v for k, v in row.doc.items() if k not in ("id", "times_redeemed", "created_at", "object")}
+    fields = {k: v for k, v in row.doc.items()
+              if k not in ("id", "times_redeemed", "created_at", "object") and v is not None}  # fmt: skip
     parsed = parse_promotion_code(row.tenant_id, row.id, fields, row.created_at)
     return PromotionCode(**{**{f: getattr(parsed, f) for f in PromotionCode.__dataclass_fields__},
                             "times_redeemed": row.times_redeemed})  # fmt: skip
@@ -112,7 +115,9 @@ class Coupons:
         self.conn.execute(coupon_redemptions.update().where(t.tenant_id == r.tenant_id, t.id == r.id).values(
             periods_applied=r.periods_applied, ended_at=r.ended_at))  # fmt: skip
 
-    def redemptions(self, tenant_id: str, customer_id: str, *, active_only: bool = False) -> list[Redemption]:
+    def redemptions(
+        self, tenant_id: str, customer_id: str, *, active_only: bool = False
+    ) -> builtins.list[Redemption]:
         t = coupon_redemptions.c
         query = sa.select(coupon_redemptions).where(t.tenant_id == tenant_id, t.customer_id == customer_id)
         if active_only:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +35,7 @@ def rate_of(doc: Mapping[str, Any]) -> TaxRate:
                    valid_to=date.fromisoformat(doc["valid_to"]) if doc["valid_to"] else None)  # fmt: skip
 
 
-def taxes_json(taxes: Sequence[TaxAmount]) -> list[dict[str, Any]]:
+def taxes_json(taxes: Sequence[TaxAmount]) -> builtins.list[dict[str, Any]]:
     return [{"rate": rate_json(t.rate), "taxable": t.taxable.to_minor_units(), "amount": t.amount.to_minor_units()}
             for t in taxes]  # fmt: skip
 
@@ -44,7 +45,7 @@ def taxes_of(docs: Sequence[Mapping[str, Any]], currency: str) -> tuple[TaxAmoun
                            amount=Money.from_minor_units(d["amount"], currency)) for d in docs)  # fmt: skip
 
 
-def _breakdown_json(rows: Sequence[BreakdownRow]) -> list[dict[str, Any]]:
+def _breakdown_json(rows: Sequence[BreakdownRow]) -> builtins.list[dict[str, Any]]:
     return [{"code": r.code, "rate": rate_json(r.rate) if r.rate else None, "taxable": r.taxable.to_minor_units(),
              "amount": r.amount.to_minor_units(), "note": r.note} for r in rows]  # fmt: skip
 
@@ -76,7 +77,7 @@ def _invoice_row(inv: Invoice) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _line_rows(inv: Invoice) -> list[dict[str, Any]]:
+def _line_rows(inv: Invoice) -> builtins.list[dict[str, Any]]:
     return [{
         "tenant_id": inv.tenant_id, "invoice_id": inv.id, "position": line.position, "customer_id": inv.customer_id,
         "item_key": line.item.key, "kind": line.item.kind.value, "account_id": line.item.account_id,
@@ -216,14 +217,16 @@ class Invoices:
         return Page(items=[_invoice(r, lines[r.id]) for r in rows.items], has_more=rows.has_more,
                     next_cursor=rows.next_cursor)  # fmt: skip
 
-    def of_customer(self, tenant_id: str, customer_id: str) -> list[Invoice]:
+    def of_customer(self, tenant_id: str, customer_id: str) -> builtins.list[Invoice]:
         c = invoices.c
         rows = list(self.conn.execute(sa.select(invoices).where(c.tenant_id == tenant_id, c.customer_id == customer_id)
                                       .order_by(c.created_at, c.id)))  # fmt: skip
         lines = self._lines(tenant_id, [r.id for r in rows])
         return [_invoice(r, lines[r.id]) for r in rows]
 
-    def billed(self, tenant_id: str, customer_id: str, *, excluding: str | None = None) -> list[Billed]:
+    def billed(
+        self, tenant_id: str, customer_id: str, *, excluding: str | None = None
+    ) -> builtins.list[Billed]:
         """Everything billed to this paying customer under a billing key: the lines of its invoices (all but
         `excluding`, the draft being composed again) and the lines of bill-run credit notes."""
         lc = invoice_lines.c
@@ -247,7 +250,7 @@ class Invoices:
                               finalized=True))  # fmt: skip
         return out
 
-    def drafts_due(self, tenant_id: str, before: datetime) -> list[str]:
+    def drafts_due(self, tenant_id: str, before: datetime) -> builtins.list[str]:
         c = invoices.c
         query = sa.select(c.id).where(c.tenant_id == tenant_id, c.status == InvoiceStatus.DRAFT.value,
                                       c.finalize_at <= before)  # fmt: skip
@@ -258,10 +261,10 @@ class Invoices:
         so concurrent finalizations queue and a rolled-back one gives its number back."""
         insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         statement = insert(number_sequences).values(tenant_id=tenant_id, series=series, last=1)
-        statement = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=["tenant_id", "series"], set_={"last": number_sequences.c.last + 1}
         ).returning(number_sequences.c.last)
-        return int(self.conn.execute(statement).scalar_one())
+        return int(self.conn.execute(upsert).scalar_one())
 
     def set_email_status(self, tenant_id: str, invoice_id: str, status: str) -> None:
         c = invoices.c

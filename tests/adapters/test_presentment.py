@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -35,9 +36,17 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from kassa.adapters.presentment.base import Documents
-from kassa.adapters.presentment.html import LABELS, group_lines, invoice_context, render_invoice
+from kassa.adapters.presentment.html import (
+    LABELS,
+    credit_breakdown,
+    group_lines,
+    invoice_context,
+    render_credit_note,
+    render_invoice,
+)
 from kassa.adapters.presentment.pdf import PACKAGE_DIR, RefusedURL, WeasyDocuments, check_url
 from kassa.adapters.presentment.qr import MAX_PAYLOAD_BYTES, epc_payload, epc_qr, epc_qr_svg
+from kassa.core.credit_notes import CreditNote, CreditNoteLine, CreditReason
 from kassa.core.errors import DomainError
 from kassa.core.invoicing import Invoice, InvoiceLine, InvoiceStatus, Item, LineKind
 from kassa.core.money import Money
@@ -288,11 +297,82 @@ def test_customer_text_is_escaped() -> None:
     assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
 
 
+def test_every_label_a_template_names_is_in_the_one_dict() -> None:
+    """Templates take their words from LABELS only, so a translation replaces one dict; a label missing
+    from it would fail only when its branch renders (StrictUndefined)."""
+    named: set[str] = set()
+    for template in (PACKAGE_DIR / "templates").glob("*.j2"):
+        named |= set(re.findall(r"labels\.([a-z_]+)", template.read_text()))
+    assert named and named <= LABELS.keys(), named - LABELS.keys()
+
+
 def test_unknown_locale_is_a_domain_error() -> None:
     """A locale Babel does not know is refused with the stable code."""
     with pytest.raises(DomainError) as caught:
         render_invoice(sample_invoice(), locale="xx_YY")
     assert (caught.value.code, caught.value.field) == ("unknown_locale", "locale")
+
+
+# ---- credit notes --------------------------------------------------------------------------------------
+
+
+def sample_credit_note(*, reverse_charge: bool = False) -> CreditNote:
+    """Credits one of the three seats of line 3 (49.00 + 9.31 VAT) and all of line 4 (250.00 + 47.50):
+    net 299.00, tax 56.81, total 355.81, all set against INV-2025-0042."""
+
+    def taxes(net: str, tax: str) -> tuple[TaxAmount, ...]:
+        return () if reverse_charge else (TaxAmount(rate=VAT19, taxable=eur(net), amount=eur(tax)),)
+
+    total = "299.00" if reverse_charge else "355.81"
+    return CreditNote(
+        tenant_id="t1", id="cn_1", number="CN-2025-0007", invoice_id="inv_1", invoice_number="INV-2025-0042",
+        customer_id="acct_payer", currency="EUR", reason=CreditReason.ORDER_CHANGE, memo="One seat fewer.",
+        lines=(
+            CreditNoteLine(position=3, key="k3", description="Basic plan (seats)", product="p",
+                           quantity=Decimal(1), net=eur("49.00"), discount=eur("0"), taxes=taxes("49.00", "9.31")),
+            CreditNoteLine(position=4, key="k4", description="Onboarding workshop", product="p", quantity=None,
+                           net=eur("250.00"), discount=eur("0"), taxes=taxes("250.00", "47.50")),
+        ),
+        to_invoice=eur(total), to_credit_balance=eur("0"), created_at=datetime(2025, 4, 3, 10, 0, tzinfo=UTC),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("de_DE", ["Credit note <span class=\"number\">CN-2025-0007</span>", "INV-2025-0042", "03.04.2025",
+                   "01.04.2025", "Order change", "49,00\xa0€", "9,31\xa0€", "58,31\xa0€", "297,50\xa0€",
+                   "299,00\xa0€", "56,81\xa0€", "355,81\xa0€", "VAT 19\xa0%", "One seat fewer."]),
+        ("en_US", ["€355.81", "€299.00", "€56.81", "Apr 3, 2025", "Apr 1, 2025"]),
+    ],
+)  # fmt: skip
+def test_credit_note_page(locale: str, expected: list[str]) -> None:
+    """The credit note names the invoice it corrects and its date, the reason, each credited line (net,
+    tax, total), the breakdown (19 % on 299.00 = 56.81) and the totals, localized."""
+    page = render_credit_note(sample_credit_note(), sample_invoice(), locale=locale)
+    missing = [text for text in expected if text not in page]
+    assert not missing, missing
+    assert "data:image/svg+xml" not in page and 'class="payment"' not in page  # nothing to pay
+
+
+def test_reverse_charge_credit_note_keeps_the_mention() -> None:
+    """A credit note of a reverse-charge invoice carries the same mention, and its breakdown is one AE row
+    without tax."""
+    note = sample_credit_note(reverse_charge=True)
+    invoice = sample_invoice(reverse_charge=True)
+    assert [(r.code, r.rate, r.taxable, r.amount) for r in credit_breakdown(note, {3: "AE", 4: "AE"})] == [
+        ("AE", None, eur("299.00"), eur("0.00"))
+    ]
+    page = render_credit_note(note, invoice, locale="de_DE")
+    assert REVERSE_CHARGE in page and "<td>AE</td>" in page
+
+
+def test_credit_note_pdf(documents: Documents) -> None:
+    """The credit note prints: its number, the invoice's number and the total credited are in the text."""
+    text = _text(documents.credit_note_pdf(sample_credit_note(), sample_invoice(), locale="de_DE"))
+    text = " ".join(text.replace(NBSP, " ").split())
+    for expected in ["CN-2025-0007", "INV-2025-0042", "355,81 €", "Musterfirma AG"]:
+        assert expected in text, expected
 
 
 # ---- tenant templates ----------------------------------------------------------------------------------

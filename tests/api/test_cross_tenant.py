@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from pydantic import BaseModel
 
+from kassa.api import coupons as coupons_api
+from kassa.api import invoices as invoices_api
 from kassa.api import subscriptions as subscriptions_api
 from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
 from kassa.api.api_keys import ApiKeyRotate
@@ -44,6 +46,9 @@ PARAMETERS = {
     "code": ("billable_metric", "billable_metric_not_found"),
     "usage_event_id": ("usage_event", "usage_event_not_found"),
     "threshold_id": ("usage_threshold", "usage_threshold_not_found"),
+    "invoice_id": ("invoice", "invoice_not_found"),
+    "credit_note_id": ("credit_note", "credit_note_not_found"),
+    "coupon_id": ("coupon", "coupon_not_found"),
 }
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
@@ -59,6 +64,11 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
     subscriptions_api.EffectiveIn: {},
     MetricUpdate: {"name": "Taken by A"},
     ThresholdIn: {"kind": "amount", "value": "5"},
+    invoices_api.LineIn: {"description": "Taken by A", "unit_price": "1.00"},
+    invoices_api.CreditNoteCreate: {"reason": "goodwill"},
+    invoices_api.OneOffChargeCreate: {"description": "Taken by A", "unit_price": "1.00"},
+    coupons_api.RedemptionCreate: {"coupon": "A-COUPON"},
+    coupons_api.CreditGrantCreate: {"amount": "5.00", "description": "Taken by A"},
 }
 
 
@@ -95,6 +105,7 @@ class World:
     b_extra_key: str  # the token of B's second key, the one the walk tries to revoke and rotate
     b_secrets: list[str]  # B data that must never show up in an answer to A
     a_customer: str
+    a_coupon: str = ""
 
 
 def _ok(response: Response, status: int = 200) -> Any:
@@ -164,6 +175,15 @@ def world(ctx: ServiceContext) -> Iterator[World]:
         _ok(client.post("/v1/usage_events", json=usage, headers=hb), 201)
         threshold = _ok(client.post(f"/v1/subscriptions/{subscription['id']}/usage_thresholds",
                                     json={"kind": "amount", "value": "1"}, headers=hb), 201)  # fmt: skip
+        invoice = _ok(client.post("/v1/invoices", json={"customer_id": parent["id"], "lines": [
+            {"description": "B Secret Consulting", "unit_price": "100.00"}]}, headers=hb), 201)  # fmt: skip
+        _ok(client.post(f"/v1/invoices/{invoice['id']}/finalize", headers=hb))
+        note = _ok(client.post(f"/v1/invoices/{invoice['id']}/credit_notes", json={"reason": "goodwill"},
+                               headers=hb), 201)  # fmt: skip
+        coupon = _ok(client.post("/v1/coupons", json={"code": "B-SECRET", "name": "B Secret Coupon", "type": "percent",
+                                                      "percent_off": "10", "duration": "once"}, headers=hb), 201)  # fmt: skip
+        a_coupon = _ok(client.post("/v1/coupons", json={"code": "A-COUPON", "name": "A coupon", "type": "percent",
+                                             "percent_off": "10", "duration": "once"}, headers=a.headers), 201)  # fmt: skip
         user = _ok(
             client.post(
                 "/v1/users",
@@ -204,6 +224,9 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "billable_metric": "b-metric",
                 "usage_event": "b-usage-1",
                 "usage_threshold": threshold["id"],
+                "invoice": invoice["id"],
+                "credit_note": note["id"],
+                "coupon": coupon["id"],
             },
             b_extra_key=extra_key["key"],
             b_secrets=[
@@ -220,8 +243,11 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "127.0.0.0/8",
                 "B Secret Plan",
                 "B Secret Metric",
+                "B Secret Consulting",
+                "B Secret Coupon",
             ],
             a_customer=a_customer["id"],
+            a_coupon=a_coupon["id"],
         )
 
 
@@ -251,6 +277,14 @@ def snapshot(w: World) -> dict[str, Any]:
         "usage_event": "/v1/usage_events/b-usage-1",
         "thresholds": f"/v1/subscriptions/{ids['subscription']}/usage_thresholds",
         "current_usage": f"/v1/customers/{ids['customer']}/current_usage",
+        "invoice": f"/v1/invoices/{ids['invoice']}",
+        "invoices": "/v1/invoices?limit=100",
+        "credit_note": f"/v1/credit_notes/{ids['credit_note']}",
+        "coupon": f"/v1/coupons/{ids['coupon']}",
+        "redemptions": f"/v1/customers/{ids['customer']}/coupons",
+        "credit_balance": f"/v1/customers/{ids['customer']}/credit_balance?limit=100",
+        "ledger": "/v1/ledger/balances",
+        "entries": "/v1/ledger/entries?limit=100",
     }
     seen = {name: _ok(c.get(path, headers=hb)) for name, path in reads.items()}
     for key in seen["keys"]["data"]:
@@ -347,15 +381,15 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
 
 
 def test_the_walk_refuses_a_path_parameter_it_cannot_fill() -> None:
-    op = Operation(method="GET", path="/v1/invoices/{invoice_id}", params=["invoice_id"], body_model=None)
-    with pytest.raises(AssertionError, match=r"does not know whose id fills \{invoice_id\}"):
+    op = Operation(method="GET", path="/v1/disputes/{dispute_id}", params=["dispute_id"], body_model=None)
+    with pytest.raises(AssertionError, match=r"does not know whose id fills \{dispute_id\}"):
         _fill(op, {})
 
-    class InvoiceVoid(BaseModel):
+    class DisputeClose(BaseModel):
         reason: str
 
-    op = Operation(method="POST", path="/v1/invoices/{invoice_id}/void", params=[], body_model=InvoiceVoid)
-    with pytest.raises(AssertionError, match="has no body for InvoiceVoid"):
+    op = Operation(method="POST", path="/v1/disputes/{dispute_id}/close", params=[], body_model=DisputeClose)
+    with pytest.raises(AssertionError, match="has no body for DisputeClose"):
         _body(op)
 
 
@@ -406,7 +440,7 @@ def test_lists_and_filters_never_show_another_tenants_objects(world: World) -> N
     assert [k["id"] for k in keys] == [w.a.actor.id]
     assert _ok(c.get("/v1/settings", headers=ha))["webhook_allowed_networks"] == []
     audited = {e["object_id"] for e in _ok(c.get("/v1/audit_events?limit=100", headers=ha))["data"]}
-    assert audited == {w.a.id, w.a.actor.id, w.a_customer, "1"}  # "1": A's catalog version
+    assert audited == {w.a.id, w.a.actor.id, w.a_customer, w.a_coupon, "1"}  # "1": A's catalog version
     assert snapshot(w) == before
 
 

@@ -39,6 +39,7 @@ REPOSITORIES = {
     "Tenants", "ApiKeys", "Users", "Customers", "TestClocks", "Jobs", "Events", "AuditEvents",
     "WebhookEndpoints", "WebhookDeliveries", "WebhookAttempts", "IdempotencyKeys",
     "CatalogVersions", "Subscriptions", "BillableMetrics", "UsageEvents", "UsageCharges", "UsageThresholds",
+    "Invoices", "CreditNotes", "Coupons", "CreditBalances", "Ledger", "OneOffCharges",
 }  # fmt: skip
 
 

@@ -15,16 +15,20 @@ amount: each line's net (BT-131) is then exactly the amount tax was computed on,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from lxml import etree
 
 from kassa.core.errors import DomainError
 from kassa.core.money import Money, currency
 
 if TYPE_CHECKING:
-    from kassa.core.invoicing import Invoice, InvoiceLine
+    from kassa.core.credit_notes import CreditNote
+    from kassa.core.invoicing import Invoice
+    from kassa.core.tax import TaxAmount
 
 # BT-24: the EN 16931 core (CII in Factur-X's EN 16931 profile) and Peppol BIS Billing 3.0 (UBL).
 EN16931 = "urn:cen.eu:en16931:2017"
@@ -64,6 +68,7 @@ class Party:  # BG-4 seller / BG-7 buyer
     name: str | None = None  # BT-27 / BT-44, the legal name
     trading_name: str | None = None  # BT-28 / BT-45
     identifier: str | None = None  # BT-29 / BT-46
+    legal_registration: str | None = None  # BT-30 / BT-47, e.g. a trade register number
     vat_id: str | None = None  # BT-31 / BT-48
     tax_registration: str | None = None  # BT-32 (seller only)
     endpoint: str | None = None  # BT-34 / BT-49, scheme EM
@@ -159,83 +164,151 @@ def document(invoice: Invoice, *, issue_date: date | None = None) -> EInvoice:
     two decimals (EN 16931 allows two: BR-DEC-*) and totals that the lines do not add up to."""
     if invoice.number is None or invoice.finalized_at is None:
         raise DomainError("invoice_not_finalized", "Only a finalized invoice has an e-invoice.", "invoice")
-    exponent = currency(invoice.currency).exponent
-    if exponent > 2:
-        raise DomainError(
-            "einvoice_currency_decimals",
-            f"EN 16931 amounts have at most 2 decimals; {invoice.currency} has {exponent}.",
-            "currency",
-        )
-    lines = tuple(_line(line, invoice.tax_inclusive) for line in invoice.lines)
-    vat = breakdown(invoice.lines)
-    zero = Money.zero(invoice.currency)
-    line_total = sum((line.net for line in invoice.lines), zero)
-    tax_total = sum((line.tax for line in invoice.lines), zero)
-    grand = line_total + tax_total
-    if grand != invoice.total or tax_total != invoice.tax:
+    _two_decimals(invoice.currency)
+    lines, taxed = [], []
+    for line in invoice.lines:
+        item, rate = line.item, _rate(line.tax_code, line.taxes)
+        lines.append(_line(
+            id=str(line.position), name=item.description, quantity=item.quantity, unit_price=item.unit_price,
+            gross=item.amount, discount=line.discount, net=line.net, code=line.tax_code, rate=rate,
+            start=item.period_start, end=item.period_end, tax_inclusive=invoice.tax_inclusive,
+        ))  # fmt: skip
+        taxed.append(_Taxed(code=line.tax_code, note=line.tax_note, rate=rate, net=line.net, tax=line.tax))
+    total = _totals(taxed, invoice.currency)
+    if total.tax_inclusive != invoice.total.amount or total.tax_total != invoice.tax.amount:
         raise DomainError(
             "einvoice_totals_mismatch",
-            f"Invoice {invoice.number}: its lines add up to {grand} with {tax_total} tax, "
+            f"Invoice {invoice.number}: its lines add up to {total.tax_inclusive} with {total.tax_total} tax, "
             f"not the {invoice.total} with {invoice.tax} it states.",
             "invoice",
         )
-    prepaid = invoice.credit_applied
+    prepaid = invoice.credit_applied.amount
     parties: Mapping[str, Any] = invoice.parties
-    seller, buyer = parties.get("seller") or {}, parties.get("buyer") or {}
+    bank = (parties.get("seller") or {}).get("bank") or {}
+    return _common(
+        lines, taxed, parties,
+        number=invoice.number, type_code=INVOICE, issue_date=issue_date or invoice.finalized_at.date(),
+        currency=invoice.currency, due_date=invoice.due_date,
+        buyer_reference=_buyer_reference(parties, invoice.customer_id),
+        notes=(*invoice.notes, *([invoice.memo] if invoice.memo else [])),
+        payment=Payment(
+            code=SEPA_CREDIT_TRANSFER, remittance=invoice.number, iban=bank["iban"],
+            account_name=bank.get("account_holder") or None, bic=bank.get("bic") or None,
+        ) if bank.get("iban") else None,
+        payment_terms=f"Due {invoice.due_date.isoformat()}" if invoice.due_date else None,
+        totals=replace(total, prepaid=prepaid or None, payable=total.tax_inclusive - prepaid),
+    )  # fmt: skip
+
+
+def credit_note_document(note: CreditNote, invoice: Invoice, *, issue_date: date | None = None) -> EInvoice:
+    """A credit note (type 381) against `invoice`, which it names as the preceding invoice (BT-25) and whose
+    parties, VAT categories and exemption reasons it repeats. Its amounts are positive, as credited."""
+    _two_decimals(note.currency)
+    by_position = {line.position: line for line in invoice.lines}
+    lines, taxed = [], []
+    for i, credited in enumerate(note.lines, start=1):
+        source = by_position.get(credited.position)
+        if source is None:
+            raise DomainError("invoice_line_not_found", f"Invoice {invoice.number} has no line {credited.position}.",
+                              f"lines.{i - 1}.position")  # fmt: skip
+        rate, gross = _rate(source.tax_code, credited.taxes), credited.net + credited.discount
+        # A whole line credited without a quantity credits the line's quantity.
+        whole = source.item.quantity if gross == source.item.amount else Decimal(1)
+        lines.append(_line(
+            id=str(i), name=credited.description, quantity=credited.quantity or whole,
+            unit_price=source.item.unit_price, gross=gross, discount=credited.discount,
+            net=credited.net, code=source.tax_code, rate=rate, start=source.item.period_start,
+            end=source.item.period_end, tax_inclusive=invoice.tax_inclusive,
+        ))  # fmt: skip
+        taxed.append(_Taxed(code=source.tax_code, note=source.tax_note, rate=rate, net=credited.net,
+                            tax=credited.tax))  # fmt: skip
+    total = _totals(taxed, note.currency)
+    return _common(
+        lines, taxed, invoice.parties,
+        number=note.number, type_code=CREDIT_NOTE, issue_date=issue_date or note.created_at.date(),
+        currency=note.currency, preceding_invoice=note.invoice_number,
+        buyer_reference=_buyer_reference(invoice.parties, invoice.customer_id),
+        notes=tuple(n for n in (note.memo,) if n), totals=replace(total, payable=total.tax_inclusive),
+        payment_terms=_settlement(note),  # what BR-CO-25 asks for when an amount is due: how it is settled
+    )  # fmt: skip
+
+
+def _settlement(note: CreditNote) -> str | None:
+    parts = []
+    if note.to_invoice.amount:
+        parts.append(f"{note.to_invoice} deducted from the amount due on invoice {note.invoice_number}")
+    if note.to_credit_balance.amount:
+        parts.append(f"{note.to_credit_balance} added to the customer's credit balance")
+    return "; ".join(parts) or None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Taxed:
+    """What the VAT breakdown needs of a line."""
+
+    code: str
+    note: str | None
+    rate: Decimal | None
+    net: Money
+    tax: Money
+
+
+def _buyer_reference(parties: Mapping[str, Any], customer_id: str) -> str:
+    """BT-10 (Peppol wants it or an order reference): the buyer's own id for itself, else kassa's."""
+    buyer = parties.get("buyer") or {}
+    return str(buyer.get("external_id") or buyer.get("id") or customer_id)
+
+
+def _two_decimals(code: str) -> None:
+    exponent = currency(code).exponent
+    if exponent > 2:
+        raise DomainError(
+            "einvoice_currency_decimals", f"EN 16931 amounts have at most 2 decimals; {code} has {exponent}.",
+            "currency",
+        )  # fmt: skip
+
+
+def _totals(taxed: Sequence[_Taxed], code: str) -> Totals:
+    zero = Money.zero(code)
+    net = sum((t.net for t in taxed), zero).amount
+    tax = sum((t.tax for t in taxed), zero).amount
+    return Totals(line_total=net, tax_exclusive=net, tax_total=tax, tax_inclusive=net + tax)
+
+
+def _common(
+    lines: Sequence[Line], taxed: Sequence[_Taxed], parties: Mapping[str, Any], **terms: Any
+) -> EInvoice:
+    """What an invoice and a credit note fill alike: parties, periods, delivery and the VAT breakdown."""
+    seller = _party(parties.get("seller") or {}, buyer=False)
+    buyer = _party(parties.get("buyer") or {}, buyer=True)
     starts = [line.period_start for line in lines if line.period_start]
     ends = [line.period_end for line in lines if line.period_end]
-    bank = seller.get("bank") or {}
-    needs_delivery = any(line.tax_code == "K" for line in invoice.lines)
-    buyer_party = _party(buyer, buyer=True)
+    if any(t.code == "O" for t in taxed):
+        # "Not subject to VAT" forbids the parties' VAT ids (BR-O-02); the seller's still states its tax
+        # status as its tax registration (BT-32).
+        seller = replace(seller, vat_id=None, tax_registration=seller.tax_registration or seller.vat_id)
+        buyer = replace(buyer, vat_id=None)
+    # An intra-Community supply names where it went (BR-IC-12): the buyer's country.
+    to_country = buyer.address.country if buyer.address and any(t.code == "K" for t in taxed) else None
     return EInvoice(
-        specification=EN16931,
-        number=invoice.number,
-        type_code=INVOICE,
-        issue_date=issue_date or invoice.finalized_at.date(),
-        currency=invoice.currency,
-        due_date=invoice.due_date,
-        buyer_reference=buyer.get("external_id") or buyer.get("id") or invoice.customer_id,
-        notes=tuple(dict.fromkeys([*invoice.notes, *([invoice.memo] if invoice.memo else [])])),
-        period_start=min(starts) if starts else None,
-        period_end=max(ends) if ends else None,
-        seller=_party(seller, buyer=False),
-        buyer=buyer_party,
-        deliver_to_country=buyer_party.address.country if needs_delivery and buyer_party.address else None,
-        payment=Payment(
-            code=SEPA_CREDIT_TRANSFER,
-            remittance=invoice.number,
-            iban=bank["iban"],
-            account_name=bank.get("account_holder") or None,
-            bic=bank.get("bic") or None,
-        )
-        if bank.get("iban")
-        else None,  # fmt: skip
-        payment_terms=f"Due {invoice.due_date.isoformat()}" if invoice.due_date else None,
-        lines=lines,
-        vat=vat,
-        totals=Totals(
-            line_total=line_total.amount,
-            tax_exclusive=line_total.amount,
-            tax_total=tax_total.amount,
-            tax_inclusive=grand.amount,
-            prepaid=prepaid.amount if prepaid.amount else None,
-            payable=(grand - prepaid).amount,
-        ),  # fmt: skip
-    )
+        specification=EN16931, seller=seller, buyer=buyer, lines=tuple(lines), vat=breakdown(taxed),
+        period_start=min(starts) if starts else None, period_end=max(ends) if ends else None,
+        deliver_to_country=to_country, **{**terms, "notes": tuple(dict.fromkeys(terms.get("notes", ())))},
+    )  # fmt: skip
 
 
-def breakdown(lines: Sequence[InvoiceLine]) -> tuple[VatBreakdown, ...]:
+def breakdown(taxed: Sequence[_Taxed]) -> tuple[VatBreakdown, ...]:
     """BG-23 from the lines: one row per VAT category and rate, taxable the sum of the lines' nets and tax
     the sum of their (already rounded) taxes, so BR-S-08 and BR-CO-14 hold exactly."""
-    groups: dict[tuple[str, Decimal | None], list[InvoiceLine]] = {}
-    for line in lines:
-        groups.setdefault((line.tax_code, line_rate(line)), []).append(line)
+    groups: dict[tuple[str, Decimal | None], list[_Taxed]] = {}
+    for t in taxed:
+        groups.setdefault((t.code, t.rate), []).append(t)
     rows = []
     for (code, rate), members in groups.items():
         zero = Money.zero(members[0].net.currency)
         reason = None
         if code in REASON_CODES:
-            reason = next((m.tax_note for m in members if m.tax_note), None) or DEFAULT_REASONS[code]
+            reason = next((m.note for m in members if m.note), None) or DEFAULT_REASONS[code]
         rows.append(VatBreakdown(
             category=code, rate=rate, taxable=sum((m.net for m in members), zero).amount,
             tax=sum((m.tax for m in members), zero).amount, reason=reason, reason_code=REASON_CODES.get(code),
@@ -243,30 +316,28 @@ def breakdown(lines: Sequence[InvoiceLine]) -> tuple[VatBreakdown, ...]:
     return tuple(rows)
 
 
-def line_rate(line: InvoiceLine) -> Decimal | None:
+def _rate(code: str, taxes: Sequence[TaxAmount]) -> Decimal | None:
     """BT-152: the percent of the line's taxes; none at all for "not subject to VAT" (BR-O-05)."""
-    if line.tax_code == "O":
+    if code == "O":
         return None
-    return _plain(sum((t.rate.percent for t in line.taxes), Decimal(0)))
+    return _plain(sum((t.rate.percent for t in taxes), Decimal(0)))
 
 
-def _line(line: InvoiceLine, tax_inclusive: bool) -> Line:
-    item = line.item
+def _line(
+    *, id: str, name: str, quantity: Decimal, unit_price: Decimal | None, gross: Money, discount: Money,
+    net: Money, code: str, rate: Decimal | None, start: date | None, end: date | None, tax_inclusive: bool,
+) -> Line:  # fmt: skip
     # Tax-exclusive: the price times the quantity is the line before discounts and the discount is an
     # allowance. Tax-inclusive prices and discounts hold tax, so the line is described by its net alone.
-    gross, off = (line.net, None) if tax_inclusive else (item.amount, line.discount)
-    if off is not None and gross - off != line.net:
-        gross, off = line.net, None
-    quantity, price, base = _pricing(gross, item.quantity, None if tax_inclusive else item.unit_price)
-    allowances = (
-        (Allowance(amount=off.amount, reason="Discount", reason_code=DISCOUNT),) if off and off.amount else ()
-    )
-    end = item.period_end - timedelta(days=1) if item.period_end else None  # kassa's periods end exclusive
+    if tax_inclusive or gross - discount != net:
+        gross, discount, unit_price = net, Money.zero(net.currency), None
+    count, price, base = _pricing(gross, quantity, unit_price)
+    off = Allowance(amount=discount.amount, reason="Discount", reason_code=DISCOUNT)
+    last = end - timedelta(days=1) if end else None  # kassa's periods end exclusive, EN 16931's inclusive
     return Line(
-        id=str(line.position), name=item.description, quantity=quantity, unit=UNIT, net_amount=line.net.amount,
-        price=price, base_quantity=base, category=line.tax_code, rate=line_rate(line),
-        period_start=item.period_start, period_end=max(end, item.period_start) if end and item.period_start else end,
-        allowances=allowances,
+        id=id, name=name, quantity=count, unit=UNIT, net_amount=net.amount, price=price, base_quantity=base,
+        category=code, rate=rate, period_start=start, period_end=max(last, start) if last and start else last,
+        allowances=(off,) if discount.amount else (),
     )  # fmt: skip
 
 
@@ -301,6 +372,7 @@ def _party(data: Mapping[str, Any], *, buyer: bool) -> Party:
     return Party(
         name=legal or name, trading_name=name if legal and name and name != legal else None,
         identifier=(data.get("id") or None) if buyer else None, vat_id=_vat_id(vat) if vat else None,
+        legal_registration=data.get("legal_registration") or None,
         tax_registration=None if buyer or other is None else other.get("value"), endpoint=email or None,
         address=Address(
             line1=address.get("line1") or None, line2=address.get("line2") or None,
@@ -317,3 +389,58 @@ def _vat_id(tax_id: Mapping[str, Any]) -> str:
     if tax_id.get("type") == "eu_vat" or value[:2] == country or not country:
         return value
     return country + value
+
+
+# ---- XML shared by both syntaxes ----------------------------------------------------------------------
+
+# No DTDs, no entities, no network: the XML may come from anyone.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def parse(xml: bytes) -> Any:
+    try:
+        return etree.fromstring(xml, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise DomainError("invalid_xml", f"Not well-formed XML: {error}", "xml") from None
+
+
+def number(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+class Xml:
+    """Elements of one syntax's namespaces. An absent business term (None) is an absent element."""
+
+    def __init__(self, ns: Mapping[str, str]) -> None:
+        self.ns = dict(ns)
+
+    def sub(self, parent: Any, tag: str, text: str | None = "", **attrs: str | None) -> Any:
+        if text is None:
+            return None
+        prefix, name = tag.split(":")
+        element = etree.SubElement(parent, f"{{{self.ns[prefix]}}}{name}")
+        for key, value in attrs.items():
+            if value is not None:
+                element.set(key, value)
+        if text:
+            element.text = text
+        return element
+
+    def all(self, node: Any, path: str) -> list[Any]:
+        return [] if node is None else list(node.iterfind(path, self.ns))
+
+    def one(self, node: Any, path: str) -> Any:
+        return None if node is None else node.find(path, self.ns)
+
+    def text(self, node: Any, path: str) -> str | None:
+        found = self.one(node, path)
+        return None if found is None or found.text is None else str(found.text).strip() or None
+
+    def decimal(self, node: Any, path: str) -> Decimal | None:
+        text = self.text(node, path)
+        if text is None:
+            return None
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            raise DomainError("invalid_xml", f"{path} is not a number: {text[:40]!r}.", "xml") from None

