@@ -157,9 +157,10 @@ def expected_lines(seats: int, profile: int, bill_date: date) -> list[Decimal]:
     """The net lines of a customer's first invoice (nothing billed before): last month's and this month's
     fees in advance for both subscriptions, last month's usage in arrears, the minimum spend true-up."""
     calls, gb, users = PROFILES[profile]
-    billable = max(0, calls - 10_000)  # 10,000 included, then graduated
-    api = (min(billable, 90_000) * Decimal("0.0010") + max(0, min(billable, 990_000) - 90_000) * Decimal("0.0006")
-           + max(0, billable - 990_000) * Decimal("0.0003"))  # fmt: skip
+    billable = max(0, calls - 10_000)  # 10,000 included; the tiers price what is left, counted from zero
+    api = (min(billable, 100_000) * Decimal("0.0010")
+           + max(0, min(billable, 1_000_000) - 100_000) * Decimal("0.0006")
+           + max(0, billable - 1_000_000) * Decimal("0.0003"))  # fmt: skip
     storage = gb * storage_hours(bill_date) * Decimal("0.00014")
     user_price = Decimal("8.00") if users <= 10 else Decimal("6.50") if users <= 50 else Decimal("5.00")
     usage = [_cents(api), _cents(storage), _cents(users * user_price)]
@@ -303,9 +304,10 @@ class WorkerResult:
     cpu: float
 
 
-def _worker(url: str, at: datetime, tenant_id: str, kind: str, barrier: Barrier, results: Any) -> None:
+def _worker(url: str, at: datetime, tenant_id: str, kind: str, start: Barrier, end: Barrier, results: Any) -> None:
     """One worker process: warm up (catalog and tax table parsed, a connection open), wait for the start,
-    then run due jobs 100 at a time until none is left."""
+    run due jobs 100 at a time until none is left, report, and keep the connection (so its PostgreSQL
+    process and CPU count) until every worker has reported."""
     ctx = context(url, FixedClock(at))
     with ctx.uow(read_only=True) as uow:
         catalog.versions(uow, tenant_id)
@@ -319,7 +321,7 @@ def _worker(url: str, at: datetime, tenant_id: str, kind: str, barrier: Barrier,
 
     jobs.HANDLERS[kind] = observed
     me = [os.getpid()]
-    barrier.wait(timeout=300)
+    start.wait(timeout=300)
     cpu = cpu_seconds(me)
     ran = 0
     while batch := jobs.run_due_jobs(ctx, limit=100):
@@ -327,6 +329,7 @@ def _worker(url: str, at: datetime, tenant_id: str, kind: str, barrier: Barrier,
     ended = time.monotonic()
     results.put(WorkerResult(ran=ran, tracked=len(ends), last_tracked=ends[-1] if ends else 0.0, ended=ended,
                              cpu=cpu_seconds(me) - cpu))  # fmt: skip
+    end.wait(timeout=300)
     ctx.engine.dispose()
 
 
@@ -342,16 +345,17 @@ class Run:
 
 def run_workers(url: str, at: datetime, tenant_id: str, kind: str, workers: int) -> Run:
     spawn = multiprocessing.get_context("spawn")
-    barrier = spawn.Barrier(workers + 1)
+    start, end = spawn.Barrier(workers + 1), spawn.Barrier(workers + 1)
     results = spawn.Queue()
-    processes = [spawn.Process(target=_worker, args=(url, at, tenant_id, kind, barrier, results))
+    processes = [spawn.Process(target=_worker, args=(url, at, tenant_id, kind, start, end, results))
                  for _ in range(workers)]  # fmt: skip
     for process in processes:
         process.start()
-    barrier.wait(timeout=300)
+    start.wait(timeout=300)
     started, postgres = time.monotonic(), cpu_seconds()
     done: list[WorkerResult] = [results.get() for _ in processes]
     postgres = cpu_seconds() - postgres
+    end.wait(timeout=300)
     for process in processes:
         process.join()
         assert process.exitcode == 0, process.exitcode
@@ -386,7 +390,8 @@ def statements(engine: sa.Engine) -> Iterator[list[float]]:
 
 
 def profile(ctx: ServiceContext, n: int, what: str) -> None:
-    """Run the first n due jobs in this process under cProfile; the top 15 functions by cumulative time."""
+    """Run the first n due jobs in this process under cProfile: the SQL statements per job and the share of
+    the time in them, kassa's top 15 functions by cumulative time, and the top 8 of all by own time."""
     profiler = cProfile.Profile()
     done = 0
     with statements(ctx.engine) as tally:
@@ -399,24 +404,32 @@ def profile(ctx: ServiceContext, n: int, what: str) -> None:
     print(f"  profile of {what}, {done} jobs in this process under cProfile: {elapsed:.1f} s, "
           f"{tally[0] / done:.0f} SQL statements per job, {tally[1] / elapsed:.0%} of the time in them")  # fmt: skip
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative")
-    root = str(Path(__file__).resolve().parents[1])
-    print(f"  {'cumulative':>10} {'own':>7} {'calls':>8}  function")
-    for func in stats.fcn_list[:15]:  # type: ignore[attr-defined]
-        _, calls, own, cumulative, _ = stats.stats[func]  # type: ignore[attr-defined]
-        file, line, name = func
-        where = file.replace(root + "/", "").replace(str(Path(os.__file__).parent) + "/", "")
-        print(f"  {cumulative:>9.2f}s {own:>6.2f}s {calls:>8}  {name} ({where.split('site-packages/')[-1]}:{line})")
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+
+    def show(funcs: list[Any]) -> None:
+        for func in funcs:
+            _, calls, own, cumulative, _ = table[func]
+            file, line, name = func
+            where = file.replace(root, "").split("site-packages/")[-1]
+            print(f"  {cumulative:>9.2f}s {own:>6.2f}s {calls:>8}  {name} ({where}:{line})")
+
+    print(f"  {'cumulative':>10} {'own':>7} {'calls':>8}  kassa's functions, top 15 by cumulative time")
+    ours = [f for f in table if f[0].startswith(root + "kassa/")]
+    show(sorted(ours, key=lambda f: -table[f][3])[:15])
+    print(f"  {'':>10} {'':>7} {'':>8}  all functions, top 8 by own time")
+    show(sorted(table, key=lambda f: -table[f][2])[:8])
 
 
 # ---- checks --------------------------------------------------------------------------------------------
 
 
-def check(url: str, s: Setup, *, finalized: bool) -> tuple[int, Decimal]:
+def check(url: str, s: Setup, now: datetime, *, finalized: bool) -> tuple[int, Decimal]:
     """One invoice per customer, and per (seats, usage profile) group the sum of totals worked out from the
-    price list; after finalization also gapless distinct numbers, a journal entry and an email job each.
+    price list, no job due by `now` left undone or failed; after finalization also gapless distinct numbers,
+    a journal entry and an email job each.
     Returns the number of invoice lines and the sum of totals."""
-    p = {"t": s.tenant_id, "day": s.bill_date, "plan": SEATS_PLAN}
+    p = {"t": s.tenant_id, "day": s.bill_date, "plan": SEATS_PLAN, "now": now}
     with pg_connect(url) as conn:
         count, distinct, drafts, lines = conn.execute(
             "SELECT count(*), count(DISTINCT customer_id), count(*) FILTER (WHERE status = 'draft'), "
@@ -436,7 +449,7 @@ def check(url: str, s: Setup, *, finalized: bool) -> tuple[int, Decimal]:
             total += Decimal(minor) / 100
         assert sum(g[2] for g in groups) == s.customers
         bad = conn.execute("SELECT count(*) FROM jobs WHERE tenant_id = %(t)s AND (last_error IS NOT NULL OR "
-                           "(status <> 'done' AND due_at <= %(day)s::date + 1))", p).fetchone()  # fmt: skip
+                           "(status <> 'done' AND due_at <= %(now)s))", p).fetchone()  # fmt: skip
         assert bad is not None and bad[0] == 0, bad
         if finalized:
             numbers, last, entries, emails = conn.execute(
@@ -572,9 +585,10 @@ def facts(url: str, workers: int) -> None:
     with pg_connect(url) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         buffers = conn.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
+        trips = sorted(timed(lambda: conn.execute("SELECT 1").fetchone()) for _ in range(500))
     print(f"machine: {os.cpu_count()} cores, {int(memory) / 2**20:.0f} GB RAM, {platform.platform(terse=True)}; "
           f"python {platform.python_version()}; PostgreSQL {version} (local, shared_buffers {buffers}); "
-          f"{workers} worker processes")  # fmt: skip
+          f"a statement's round trip (SELECT 1) {trips[250] * 1000:.2f} ms; {workers} worker processes")  # fmt: skip
 
 
 def rate(name: str, count: int, seconds: float, raw_rate: float, unit: str, note: str = "") -> None:
@@ -619,7 +633,7 @@ def main() -> None:
         profile(ctx, PROFILED, "the bill run")
         bill = run_workers(url, clock.at, s.tenant_id, BILL_JOB, args.workers)
         assert bill.tracked == timed_n, (bill.tracked, timed_n)
-        lines, _ = check(url, s, finalized=False)
+        lines, _ = check(url, s, clock.at, finalized=False)
         per_sub = max(1, round(lines / (2 * n)))
         raw = raw_bill(url, s, per_sub)
         rate(f"bill run, {timed_n:,} invoices (drafts)", timed_n, bill.wall, n / raw, "invoices", cores(bill))
@@ -632,7 +646,7 @@ def main() -> None:
         profile(ctx, PROFILED, "the finalization run")
         final = run_workers(url, clock.at, s.tenant_id, FINALIZE_JOB, args.workers)
         assert final.tracked == timed_n, (final.tracked, timed_n)
-        check(url, s, finalized=True)
+        check(url, s, clock.at, finalized=True)
         raw = raw_finalize(url, s, clock.at)
         rate(f"finalization, {timed_n:,} invoices", timed_n, final.tracked_wall, n / raw, "invoices", cores(final))
         emails = final.ran - final.tracked

@@ -225,6 +225,11 @@ def _simulate(
             f"    {inv.number or 'draft'} {inv.bill_date} {inv.status.value}: net {inv.subtotal - inv.discount}, "
             f"VAT {inv.tax}, total {inv.total}, credit applied {inv.credit_applied}, due {inv.amount_due}"
         )
+    for note in invoicing.list_credit_notes(
+        ctx, actor, limit=100, cursor=None, customer_id=customer_id
+    ).items:
+        say(f"    {note.number} against {note.invoice_number} ({note.reason.value}): total {note.total}, "
+            f"{note.to_invoice} off what is due")  # fmt: skip
 
 
 def _bill(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:

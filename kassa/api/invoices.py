@@ -72,9 +72,7 @@ class InvoiceCreate(Input):
 
 class CreditLineIn(Input):
     position: Annotated[int, Field(ge=1, le=100000)]
-    amount: Amount | None = Field(
-        None, description="Tax-exclusive amount to credit; omit for all that is left."
-    )
+    net: Amount | None = Field(None, description="Tax-exclusive amount to credit; omit for all that is left.")
     quantity: Number | None = None
 
 

@@ -545,7 +545,7 @@ def next_bill_date(tl: Timeline, on_or_after: date) -> date | None:
     days = [d for d in tl.transitions() if d >= on_or_after]
     if tl.end is None or on_or_after < tl.end:
         segment = tl.on(on_or_after)
-        if segment is not None:
+        if segment is not None and segment.status is Status.ACTIVE:  # a trial or a pause bills at its end
             start, end = segment.grid.enclosing(on_or_after)
             days.append(on_or_after if start == on_or_after else end)
     return min(days) if days else None

@@ -193,16 +193,14 @@ def _requested(
     elif request.amount is not None:
         net = request.amount
         if net.currency != line.net.currency or not net.is_rounded:
-            raise DomainError(
-                "invalid_amount", f"Give a rounded {line.net.currency} amount.", f"{path}.amount"
-            )
+            raise DomainError("invalid_amount", f"Give a rounded {line.net.currency} amount.", f"{path}.net")
     else:
         net = left
     if net.amount <= 0 and line.net.amount > 0:
         raise DomainError("nothing_to_credit", f"Line {line.position} has nothing left to credit.", path)
     if net > left:
         raise DomainError("credit_exceeds_line", f"Line {line.position} has {left} left to credit, not {net}.",
-                          f"{path}.amount")  # fmt: skip
+                          f"{path}.net")  # fmt: skip
     return net
 
 

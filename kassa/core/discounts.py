@@ -156,6 +156,7 @@ class DiscountableLine:
     amount: Money  # rounded, before discounts; <= 0 (a credit) is never discounted
     products: frozenset[str]  # plan, add-on and billable metric codes this line belongs to
     subscription_id: str | None
+    account_id: str | None = None  # whose service (a child's, on its paying parent's invoice)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,8 +262,12 @@ def apply_coupons(
     redemptions: Sequence[tuple[Redemption, Coupon]],
     currency: str,
     mode: RoundingMode,
+    *,
+    payer_id: str | None = None,
 ) -> tuple[AppliedDiscount, ...]:
-    """What each active redemption takes off each line, in redemption order, then by line key.
+    """What each active redemption takes off each line, in redemption order, then by line key. A coupon
+    redeemed by a child account discounts only that child's lines on its payer's invoice; the payer's
+    own coupons discount every line it pays for.
 
     Lines are visited by key, not by position: a fixed coupon's tie for the last cent then goes to the same
     line whichever order the caller listed them in, so recomputing an invoice gives the same lines.
@@ -288,7 +293,9 @@ def apply_coupons(
     for redemption, coupon in active:
         # A credit line (<= 0) starts with nothing to take, and a line an earlier coupon emptied has none left.
         eligible = [
-            line for line in by_key if remaining[line.key].amount > 0 and _eligible(line, redemption, coupon)
+            line
+            for line in by_key
+            if remaining[line.key].amount > 0 and _eligible(line, redemption, coupon, payer_id)
         ]
         if not eligible:
             continue
@@ -304,7 +311,9 @@ def apply_coupons(
     return tuple(applied)
 
 
-def _eligible(line: DiscountableLine, redemption: Redemption, coupon: Coupon) -> bool:
+def _eligible(line: DiscountableLine, redemption: Redemption, coupon: Coupon, payer_id: str | None) -> bool:
+    if line.account_id is not None and redemption.customer_id not in (line.account_id, payer_id):
+        return False
     if redemption.subscription_id is not None and line.subscription_id != redemption.subscription_id:
         return False
     return not coupon.applies_to or not line.products.isdisjoint(coupon.applies_to)

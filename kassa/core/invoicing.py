@@ -286,6 +286,7 @@ class Pricing:
     buyer: TaxParty
     table: TaxTable
     tax_point: date
+    payer_id: str | None = None  # whose invoice: its coupons discount every line, a child's only its own
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -322,10 +323,11 @@ def compose_invoice(
             raise DomainError("unrounded_line", f"Line {item.key!r} is not rounded to {cur}.")
     discountable = [
         DiscountableLine(key=f"{i:06d}", amount=item.amount, products=frozenset({item.product, *item.codes}),
-                         subscription_id=item.subscription_id)
+                         subscription_id=item.subscription_id, account_id=item.account_id)
         for i, item in enumerate(items) if item.kind is not LineKind.MINIMUM  # compared before discounts
     ]  # fmt: skip
-    applied = apply_coupons(discountable, redemptions, cur, pricing.rounding) if redemptions else ()
+    applied = (apply_coupons(discountable, redemptions, cur, pricing.rounding, payer_id=pricing.payer_id)
+               if redemptions else ())  # fmt: skip
     by_line: dict[int, list[AppliedDiscount]] = defaultdict(list)
     for a in applied:
         by_line[int(a.line_key)].append(a)

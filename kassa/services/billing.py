@@ -184,7 +184,10 @@ def items_due(
         )
         entries.extend((sub, p) for p in _usage_periods(tl, bill_date))
     if entries:
-        lines = rate_periods(uow, scope.payer.tenant_id, rounding, entries)
+        # late events received by now count (late_usage next_invoice: the recompute bills the difference)
+        lines = rate_periods(
+            uow, scope.payer.tenant_id, rounding, entries, late_before=[cutoff] * len(entries)
+        )
         for (sub, period), period_lines in zip(entries, lines, strict=True):
             items.extend(_usage_items(sub, period, period_lines, scope.versions, rounding))
     items.extend(_in_advance(uow, scope, cutoff))

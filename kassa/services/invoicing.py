@@ -118,7 +118,7 @@ def _pricing(tenant: Tenant, payer: Customer, tax_point: date) -> Pricing:
     seller = seller_party(s)
     return Pricing(currency=payer.currency, rounding=s.rounding_mode, tax_rounding=s.tax_rounding,
                    tax_inclusive=s.tax_inclusive, seller=seller, buyer=buyer_party(payer, seller), table=tax_table(),
-                   tax_point=tax_point)  # fmt: skip
+                   tax_point=tax_point, payer_id=payer.id)  # fmt: skip
 
 
 def _redemptions(uow: UnitOfWork, scope: Scope) -> list[tuple[Redemption, Coupon]]:
@@ -615,11 +615,11 @@ def _credit_requests(invoice: Invoice, lines: Any) -> list[CreditRequest]:
             raise DomainError(
                 "invalid_line", "Each line names an invoice line position.", f"lines.{i}.position"
             )
-        amount = line.get("amount")
+        amount = line.get("net")
         quantity = line.get("quantity")
         out.append(CreditRequest(
             position=line["position"],
-            amount=Money.parse(amount, invoice.currency, field=f"lines.{i}.amount") if amount is not None else None,
+            amount=Money.parse(amount, invoice.currency, field=f"lines.{i}.net") if amount is not None else None,
             quantity=_decimal(quantity, f"lines.{i}.quantity") if quantity is not None else None,
         ))  # fmt: skip
     return out

@@ -63,6 +63,7 @@ def test_customer_writes_are_audited(client: TestClient, tenant: TenantAccess, c
             "tax_ids": {"before": None, "after": []},
             "payment_terms_days": {"before": None, "after": 0},
             "bill_to_parent": {"before": None, "after": False},
+            "tax_exempt": {"before": None, "after": False},
             "credit_limit": {"before": None, "after": {"amount": "100.00", "currency": "GBP"}},
             "metadata": {"before": None, "after": {}},
             "created_at": {"before": None, "after": "2026-01-01T09:00:00+00:00"},
@@ -117,7 +118,7 @@ def test_settings_user_and_api_key_writes_are_audited(
         "api_key",
         tenant.actor.id,
     )
-    assert settings["changes"] == {"draft_grace_period_hours": {"before": 0, "after": 24}}
+    assert settings["changes"] == {"draft_grace_period_hours": {"before": 1, "after": 24}}
 
     user = client.post(
         "/v1/users", json={"email": "eve@example.com", "name": "Eve", "role": "support"}

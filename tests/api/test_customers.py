@@ -77,6 +77,7 @@ def test_create_with_every_field_then_get(client: TestClient) -> None:
         "payment_terms_days": 30,
         "parent_id": None,
         "bill_to_parent": False,
+        "tax_exempt": False,
         "credit_limit": {"amount": "5000.00", "currency": "EUR"},
         "bill_cycle_day": None,
         "metadata": {"segment": "enterprise", "crm": "hubspot"},

@@ -29,7 +29,9 @@ def _finalized(client: TestClient) -> dict[str, Any]:
     return dict(client.post(f"/v1/invoices/{invoice['id']}/finalize").json())
 
 
-def test_the_einvoice_of_a_reverse_charge_invoice_passes_the_xsd_and_the_business_rules(client: TestClient) -> None:
+def test_the_einvoice_of_a_reverse_charge_invoice_passes_the_xsd_and_the_business_rules(
+    client: TestClient,
+) -> None:
     """DE seller, FR business buyer with a VAT id: reverse charge (AE), 1,380.50 net, no VAT, 1,380.50 due."""
     invoice = _finalized(client)
     assert (invoice["total"]["amount"], invoice["tax"]["amount"]) == ("1380.50", "0.00")

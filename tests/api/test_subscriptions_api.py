@@ -237,10 +237,12 @@ def test_the_trial_converts_when_the_clock_passes_its_end(
     client: TestClient, clock_id: str, customer_id: str
 ) -> None:
     sub = subscribe(client, customer_id, "team-monthly", quantity=5)
-    assert advance(client, clock_id, "2026-01-28T23:59:59Z")["jobs_run"] == 0
+    # the start day's bill run (nothing to bill in a trial)
+    assert advance(client, clock_id, "2026-01-28T23:59:59Z")["jobs_run"] == 1
     assert get(client, sub["id"])["status"] == "trialing"
 
-    assert advance(client, clock_id, "2026-01-29T00:00:00Z")["jobs_run"] == 1
+    # the conversion and the day's bill run; the conversion asks for that day's bill again (it finds nothing new)
+    assert advance(client, clock_id, "2026-01-29T00:00:00Z")["jobs_run"] == 3
 
     converted = get(client, sub["id"])
     assert (converted["status"], converted["updated_at"]) == ("active", "2026-01-29T00:00:00Z")
@@ -295,7 +297,8 @@ def test_a_future_start_is_pending_until_the_clock_reaches_it(
     listed = ok(client.get("/v1/subscriptions", params={"status": "pending"}))["data"]
     assert sorted(s["id"] for s in listed) == sorted([paid["id"], trial["id"]])
 
-    assert advance(client, clock_id, "2026-02-01T00:00:00Z")["jobs_run"] == 2
+    # both starts, and one bill run for the customer's bill date
+    assert advance(client, clock_id, "2026-02-01T00:00:00Z")["jobs_run"] == 3
 
     paid, trial = get(client, paid["id"]), get(client, trial["id"])
     assert (paid["status"], trial["status"]) == ("active", "trialing")

@@ -49,7 +49,9 @@ ON = date(2026, 3, 1)
 AT = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 DE = TaxParty(country="DE")
 STANDARD, REDUCED, DIGITAL = TaxCategory.STANDARD, TaxCategory.REDUCED, TaxCategory.DIGITAL_SERVICE
-REVERSE_CHARGE = "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive 2006/112/EC)"
+REVERSE_CHARGE = (
+    "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive 2006/112/EC)"
+)
 
 
 def item(key: str, amount: str, *, currency: str = "EUR", kind: LineKind = LineKind.RECURRING,
@@ -130,7 +132,9 @@ def test_percent_coupon_restricted_to_a_product() -> None:
     items = [item("plan", "34.00", codes=["team-monthly"]),
              item("addon", "8.00", codes=["team-monthly", "storage-100gb-monthly"]),
              item("it", "150.00", product="managed-it", codes=["essentials-monthly"])]  # fmt: skip
-    c = compose_invoice(items, pricing(), redemptions=held(coupon("IT20", percent="20", applies_to=["managed-it"])))
+    c = compose_invoice(
+        items, pricing(), redemptions=held(coupon("IT20", percent="20", applies_to=["managed-it"]))
+    )
     assert lines_of(c) == [("34.00", "0.00", "34.00", "6.46"), ("8.00", "0.00", "8.00", "1.52"),
                            ("150.00", "30.00", "120.00", "22.80")]  # fmt: skip
     expect(c, subtotal="192.00", discount="30.00", tax="30.78", total="192.78")
@@ -143,7 +147,9 @@ def test_percent_coupon_restricted_to_a_plan_reaches_its_add_ons_too() -> None:
     items = [item("plan", "34.00", codes=["team-monthly"]),
              item("addon", "8.00", codes=["team-monthly", "storage-100gb-monthly"]),
              item("it", "150.00", product="managed-it", codes=["essentials-monthly"])]  # fmt: skip
-    c = compose_invoice(items, pricing(), redemptions=held(coupon("TEAM25", percent="25", applies_to=["team-monthly"])))
+    c = compose_invoice(
+        items, pricing(), redemptions=held(coupon("TEAM25", percent="25", applies_to=["team-monthly"]))
+    )
     assert lines_of(c) == [("34.00", "8.50", "25.50", "4.85"), ("8.00", "2.00", "6.00", "1.14"),
                            ("150.00", "0.00", "150.00", "28.50")]  # fmt: skip
     expect(c, subtotal="192.00", discount="10.50", tax="34.49", total="215.99")
@@ -274,10 +280,14 @@ def test_tax_eu_seller_to_a_buyer_outside_the_eu_is_not_subject() -> None:
         ("AU", "AUD", "54.85", "10", "5.49", "60.34"),  # 5.485 half-up → 5.49 (half-even would give 5.48)
     ],
 )
-def test_tax_domestic_regimes(country: str, currency: str, amount: str, percent: str, tax: str, total: str) -> None:
+def test_tax_domestic_regimes(
+    country: str, currency: str, amount: str, percent: str, tax: str, total: str
+) -> None:
     """GB VAT 20 %, Swiss VAT 8.1 % (2024 on), Norwegian VAT 25 %, Australian GST 10 %: a domestic sale."""
     home = TaxParty(country=country)
-    c = compose_invoice([item("a", amount, currency=currency)], pricing(seller=home, buyer=home, currency=currency))
+    c = compose_invoice(
+        [item("a", amount, currency=currency)], pricing(seller=home, buyer=home, currency=currency)
+    )
     assert rows(c) == [("S", country, percent, amount, tax)]
     expect(c, subtotal=amount, tax=tax, total=total)
 
@@ -387,7 +397,9 @@ def invoice() -> Invoice:
     assert (c.tax.amount_text(), c.total.amount_text()) == ("34.05", "229.05")
     composed = draft(tenant_id="ten_1", invoice_id="inv_1", customer_id="cus_1", currency="EUR", bill_date=ON,
                      composition=c, tax_inclusive=False, created_at=AT, finalize_at=None)  # fmt: skip
-    return finalize(composed, number="INV-2026-00001", at=AT, finalized_on=ON, payment_terms_days=14, parties={})
+    return finalize(
+        composed, number="INV-2026-00001", at=AT, finalized_on=ON, payment_terms_days=14, parties={}
+    )
 
 
 def credit(inv: Invoice, *requests: CreditRequest, earlier: Sequence[CreditNote] = (),

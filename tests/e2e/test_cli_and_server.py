@@ -67,7 +67,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
     ).stdout  # fmt: skip
     lines = out.splitlines()
-    assert lines[0] == f"database ready at schema 0003: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert lines[0] == f"database ready at schema 0004: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
     assert sum(line.startswith("customer cus_") for line in lines) == 5
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
     assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)
@@ -94,6 +94,23 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     )
     assert "  2026-02-20 upgraded: business-monthly ×8 (active)" in lines
     assert any(line.startswith("  2026-06-01: ") for line in lines)
+    # issue 6: each bill date of the simulated months is one invoice: 10 % off the first three (a promotion
+    # code), the upgrade's proration credit a credit note against February's, the goodwill credit applied
+    invoiced = [line.strip() for line in lines if line.startswith("    NL-2026-")]
+    assert invoiced == [
+        "NL-2026-00001 2026-01-15 open: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
+        "NL-2026-00002 2026-02-15 open: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
+        "NL-2026-00003 2026-02-20 open: net 392.07 EUR, VAT 74.49 EUR, total 466.56 EUR, credit applied 50.00 EUR, due 416.56 EUR",
+        "NL-2026-00004 2026-03-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+        "NL-2026-00005 2026-04-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+        "NL-2026-00006 2026-05-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+    ]  # fmt: skip
+    assert [line.strip() for line in lines if line.startswith("    CN-")] == [
+        "CN-2026-00001 against NL-2026-00002 (billing_correction): total 61.58 EUR, 61.58 EUR off what is due"
+    ]
+    pdfs = sorted((tmp_path / "demo" / "invoices").glob("*.pdf"))
+    assert [p.name for p in pdfs] == [f"NL-2026-0000{n}.pdf" for n in range(1, 7)]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
     assert any(line.startswith("API key (shown once): kassa_") for line in lines)
 
 
