@@ -14,9 +14,10 @@ first of this month. A fixed clock stands at that bill instant + 1 s, so the job
 
 1. Bill run: P worker processes (default: one per core) each loop `jobs.run_due_jobs(ctx, limit=100)`
    until nothing is left: one draft invoice per customer (recompute and diff, usage rated, VAT per line).
-   Invoices per second from the start signal to the last worker's end, and the CPU the workers and all
-   PostgreSQL processes used, in cores, from /proc. The first 500 customers are billed before it in this
-   process under cProfile (the top 15 functions by cumulative time are printed), so the timed run bills
+   Invoices per second from the start signal to the last worker's end, and the CPU the workers, all
+   PostgreSQL processes and everything else on the machine used, in cores, from /proc. The first 500
+   customers are billed before it in this process under cProfile (statements per job, kassa's top 15
+   functions by cumulative time, the top 8 by own time, own time by package), so the timed run bills
    N - 500. Raw: the same number of invoice rows and lines written by two set-based INSERT ... SELECT
    from the customers and subscriptions tables (no pricing) into bare copies of the tables.
 2. Finalization run: the clock moves past the 1 h grace; the same loop finalizes every draft (composed
@@ -126,6 +127,13 @@ def cpu_seconds(pids: Sequence[int] | None = None) -> float:
     return total
 
 
+def busy_seconds() -> float:
+    """CPU time all cores spent on anything (not idle, not waiting for I/O) since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _, _, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def pg_connect(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
@@ -149,7 +157,9 @@ def _cents(value: Decimal) -> Decimal:
 
 def storage_hours(bill_date: date) -> Decimal:
     """Hours from the storage reading (the 15th of last month, 00:00 UTC) to the period's end."""
-    reading = datetime.combine(bill_date - relativedelta(months=1) + timedelta(days=14), datetime.min.time(), UTC)
+    reading = datetime.combine(
+        bill_date - relativedelta(months=1) + timedelta(days=14), datetime.min.time(), UTC
+    )
     return Decimal((start_of(bill_date, ZONE) - reading) // timedelta(hours=1))
 
 
@@ -229,7 +239,13 @@ def populate(url: str, ctx: ServiceContext, clock: FixedClock, n: int, bill_date
     start = bill_date - relativedelta(months=1)
     tenant_id, customer_id, seats_sub, usage_sub = make_tenant(ctx, clock, start)
     seats = f"1 + g %% {SEATS}"
-    p: dict[str, Any] = {"t": tenant_id, "n": n, "c": customer_id, "subs": [seats_sub, usage_sub], "seats": seats_sub}
+    p: dict[str, Any] = {
+        "t": tenant_id,
+        "n": n,
+        "c": customer_id,
+        "subs": [seats_sub, usage_sub],
+        "seats": seats_sub,
+    }
     with pg_connect(url) as conn:
         conn.execute("DELETE FROM jobs WHERE tenant_id = %(t)s", p)  # the template's own; only bill jobs here
         conn.execute(_copies(customers_table, {"id": suffixed("t.id"), "external_id": "'c' || lpad(g::text, 6, '0')",
@@ -304,7 +320,9 @@ class WorkerResult:
     cpu: float
 
 
-def _worker(url: str, at: datetime, tenant_id: str, kind: str, start: Barrier, end: Barrier, results: Any) -> None:
+def _worker(
+    url: str, at: datetime, tenant_id: str, kind: str, start: Barrier, end: Barrier, results: Any
+) -> None:
     """One worker process: warm up (catalog and tax table parsed, a connection open), wait for the start,
     run due jobs 100 at a time until none is left, report, and keep the connection (so its PostgreSQL
     process and CPU count) until every worker has reported."""
@@ -341,6 +359,7 @@ class Run:
     tracked: int
     workers_cpu: float
     postgres_cpu: float
+    others_cpu: float  # every other process on the machine (this one included), over the run
 
 
 def run_workers(url: str, at: datetime, tenant_id: str, kind: str, workers: int) -> Run:
@@ -352,20 +371,27 @@ def run_workers(url: str, at: datetime, tenant_id: str, kind: str, workers: int)
     for process in processes:
         process.start()
     start.wait(timeout=300)
-    started, postgres = time.monotonic(), cpu_seconds()
+    started, postgres, busy = time.monotonic(), cpu_seconds(), busy_seconds()
     done: list[WorkerResult] = [results.get() for _ in processes]
-    postgres = cpu_seconds() - postgres
+    postgres, busy = cpu_seconds() - postgres, busy_seconds() - busy
     end.wait(timeout=300)
     for process in processes:
         process.join()
         assert process.exitcode == 0, process.exitcode
     return Run(wall=max(r.ended for r in done) - started,
                tracked_wall=max(r.last_tracked for r in done) - started, ran=sum(r.ran for r in done),
-               tracked=sum(r.tracked for r in done), workers_cpu=sum(r.cpu for r in done), postgres_cpu=postgres)  # fmt: skip
+               tracked=sum(r.tracked for r in done), workers_cpu=sum(r.cpu for r in done), postgres_cpu=postgres,
+               others_cpu=busy - postgres - sum(r.cpu for r in done))  # fmt: skip
 
 
 def cores(run: Run) -> str:
-    return f"   (workers {run.workers_cpu / run.wall:.2f} cores, postgres {run.postgres_cpu / run.wall:.2f})"
+    return (f"   (workers {run.workers_cpu / run.wall:.2f} cores, postgres {run.postgres_cpu / run.wall:.2f}, "
+            f"other processes {max(0.0, run.others_cpu) / run.wall:.2f})")  # fmt: skip
+
+
+def per_invoice(run: Run, count: int) -> None:
+    print(f"{'  per invoice':<{W}} {run.workers_cpu / count * 1000:>9.1f} ms of worker CPU, "
+          f"{run.postgres_cpu / count * 1000:.1f} ms of PostgreSQL CPU")  # fmt: skip
 
 
 @contextmanager
@@ -419,6 +445,29 @@ def profile(ctx: ServiceContext, n: int, what: str) -> None:
     show(sorted(ours, key=lambda f: -table[f][3])[:15])
     print(f"  {'':>10} {'':>7} {'':>8}  all functions, top 8 by own time")
     show(sorted(table, key=lambda f: -table[f][2])[:8])
+    shares: dict[str, float] = {}
+    for (file, _, name), (_, _, own, _, _) in table.items():
+        shares[_package(file, name, root)] = shares.get(_package(file, name, root), 0.0) + own
+    whole = sum(shares.values())
+    print(
+        "  own time by package: "
+        + ", ".join(
+            f"{k} {v / whole:.0%}"
+            for k, v in sorted(shares.items(), key=lambda kv: -kv[1])
+            if v / whole >= 0.01
+        )
+    )
+
+
+def _package(file: str, name: str, root: str) -> str:
+    """Where a profiled function lives, for the own-time summary: kassa's layers, the libraries, the rest."""
+    if file.startswith(root + "kassa/"):
+        return "/".join(file[len(root) :].split("/")[:2])
+    if "psycopg/" in file and name == "wait":
+        return "waiting for PostgreSQL"
+    if "site-packages/" in file:
+        return file.split("site-packages/")[1].split("/")[0]
+    return "python stdlib" if file not in ("~", "") else "builtins"
 
 
 # ---- checks --------------------------------------------------------------------------------------------
@@ -460,7 +509,7 @@ def check(url: str, s: Setup, now: datetime, *, finalized: bool) -> tuple[int, D
             assert numbers == last == entries == emails == s.customers, (numbers, last, entries, emails)
     state = "finalized" if finalized else "drafts"
     print(f"  checked: {count:,} invoices ({state}), one per customer; {len(groups)} groups (seats x usage "
-          f"profile), each totals as worked out here; {total:,} EUR in all; {lines / count:.1f} lines each"
+          f"profile), each totals as worked out here; {total:,.2f} EUR in all; {lines / count:.1f} lines each"
           + ("; numbers gapless, one journal entry and one email job each" if finalized else ""))  # fmt: skip
     return lines, total
 
@@ -593,7 +642,9 @@ def facts(url: str, workers: int) -> None:
 
 def rate(name: str, count: int, seconds: float, raw_rate: float, unit: str, note: str = "") -> None:
     ours = count / seconds
-    print(f"{name:<{W}} {ours:>9,.0f} {unit}/s   raw {raw_rate:>9,.0f} {unit}/s   ratio {raw_rate / ours:6.2f}x{note}")
+    print(
+        f"{name:<{W}} {ours:>9,.0f} {unit}/s   raw {raw_rate:>9,.0f} {unit}/s   ratio {raw_rate / ours:6.2f}x{note}"
+    )
 
 
 def main() -> None:
@@ -637,6 +688,7 @@ def main() -> None:
         per_sub = max(1, round(lines / (2 * n)))
         raw = raw_bill(url, s, per_sub)
         rate(f"bill run, {timed_n:,} invoices (drafts)", timed_n, bill.wall, n / raw, "invoices", cores(bill))
+        per_invoice(bill, timed_n)
         print(f"{'  raw: INSERT ... SELECT of invoices + lines':<{W}} {raw:>9.2f} s for {n:,} invoices and "
               f"{2 * n * per_sub:,} lines   (kassa: {bill.wall:.0f} s for {timed_n:,})")  # fmt: skip
 
@@ -648,7 +700,15 @@ def main() -> None:
         assert final.tracked == timed_n, (final.tracked, timed_n)
         check(url, s, clock.at, finalized=True)
         raw = raw_finalize(url, s, clock.at)
-        rate(f"finalization, {timed_n:,} invoices", timed_n, final.tracked_wall, n / raw, "invoices", cores(final))
+        rate(
+            f"finalization, {timed_n:,} invoices",
+            timed_n,
+            final.tracked_wall,
+            n / raw,
+            "invoices",
+            cores(final),
+        )
+        per_invoice(final, timed_n)
         emails = final.ran - final.tracked
         tail = final.wall - final.tracked_wall
         print(f"{'  then the email jobs (no SMTP: marked not_sent)':<{W}} {emails / tail:>9,.0f} jobs/s "

@@ -36,7 +36,9 @@ subscription = typer.Typer(
     help="Subscriptions: create, change, cancel, pause, resume, schedule.", no_args_is_help=True
 )
 usage = typer.Typer(help="Usage events: import files of any size.", no_args_is_help=True)
+invoice = typer.Typer(help="Invoices: show one, as text or as its PDF.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(invoice, name="invoice")
 app.add_typer(usage, name="usage")
 app.add_typer(catalog, name="catalog")
 app.add_typer(subscription, name="subscription")
@@ -539,3 +541,35 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@invoice.command("show")
+def invoice_show(
+    tenant_id: TenantOption,
+    number: Annotated[str, typer.Argument(help="The invoice number (INV-2026-00042) or id (inv_…).")],
+    pdf: Annotated[Path | None, typer.Option(help="Also write the invoice's PDF to this file.")] = None,
+) -> None:
+    """An invoice's lines, taxes and totals; with --pdf the document the customer receives."""
+    from kassa.services import invoicing
+
+    _, ctx = _context()
+    actor = system_actor(tenant_id, "cli")
+    found = invoicing.with_parties(ctx, invoicing.get_invoice(ctx, actor, number))
+    buyer = found.parties.get("buyer", {})
+    typer.echo(f"{found.number or 'draft ' + found.id}  {found.status.value}  {buyer.get('name', found.customer_id)}  "
+               f"bill date {found.bill_date or '-'}  due {found.due_date or '-'}")  # fmt: skip
+    for line in found.lines:
+        period = f" {line.item.period_start}–{line.item.period_end}" if line.item.period_end else ""
+        discount = f"  -{line.discount}" if line.discount.amount else ""
+        typer.echo(f"  {line.position:>3}. {line.item.description}{period}: {line.item.amount}{discount}"
+                   f"  {line.tax_code} tax {line.tax}")  # fmt: skip
+    for row in found.breakdown:
+        rate = f"{row.rate.name} {row.rate.percent} %" if row.rate else row.code
+        typer.echo(f"  tax {rate}: {row.amount} on {row.taxable}")
+    for note in found.notes:
+        typer.echo(f"  note: {note}")
+    typer.echo(f"  subtotal {found.subtotal}  discount {found.discount}  tax {found.tax}  total {found.total}  "
+               f"credit applied {found.credit_applied}  amount due {found.amount_due}")  # fmt: skip
+    if pdf is not None:
+        pdf.write_bytes(ctx.documents.invoice_pdf(found, locale=buyer.get("locale") or "en"))
+        typer.echo(f"  PDF written to {pdf}")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
 from kassa.api.schemas import Amount, Id, Input
 from kassa.core.invoicing import invoice_json
-from kassa.services import invoicing
+from kassa.services import invoicing, tenants
 
 router = APIRouter(tags=["billing"])
 
@@ -125,7 +125,9 @@ def list_invoices(ctx: Ctx, actor: Caller, limit: Limit = 20, cursor: Cursor = N
 def invoice_pdf(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: Caller) -> Response:
     invoice = invoicing.with_parties(ctx, invoicing.get_invoice(ctx, actor, invoice_id))
     locale = invoice.parties.get("buyer", {}).get("locale") or "en"
-    pdf = ctx.documents.invoice_pdf(invoice, locale=locale)
+    pdf = ctx.documents.invoice_pdf(
+        invoice, locale=locale, template=tenants.get_settings(ctx, actor).invoice_template
+    )
     name = invoice.number or invoice.id
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}.pdf"'}
@@ -136,7 +138,8 @@ def invoice_pdf(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: Calle
 def invoice_html(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: Caller) -> HTMLResponse:
     invoice = invoicing.with_parties(ctx, invoicing.get_invoice(ctx, actor, invoice_id))
     locale = invoice.parties.get("buyer", {}).get("locale") or "en"
-    return HTMLResponse(ctx.documents.invoice_html(invoice, locale=locale))
+    template = tenants.get_settings(ctx, actor).invoice_template
+    return HTMLResponse(ctx.documents.invoice_html(invoice, locale=locale, template=template))
 
 
 EINVOICE_TYPES = {"ubl": ("application/xml", "xml"), "cii": ("application/xml", "xml"),

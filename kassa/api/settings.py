@@ -44,6 +44,9 @@ class SettingsUpdate(Input):
     rounding_mode: RoundingMode | None = None
     tax_rounding: Literal["per_line", "per_invoice"] | None = None
     tax_inclusive: bool | None = Field(None, description="Catalog prices include the tax.")
+    invoice_template: Annotated[str, StringConstraints(min_length=1, max_length=200_000)] | None = Field(
+        None, description="Your own Jinja2 invoice layout (sandboxed; see docs/invoices.md); null: kassa's."
+    )
     invoice_numbering: NumberingModel | None = None
     draft_grace_period_hours: Annotated[int, Field(ge=0, le=720)] | None = Field(
         None, description="Hours a draft invoice waits, and a closed period still takes usage events."
@@ -91,6 +94,7 @@ class SettingsOut(BaseModel):
     in_advance_usage_billing: str
     reporting_currency: str
     webhook_allowed_networks: list[str]
+    invoice_template: str | None
 
     @classmethod
     def of(cls, s: TenantSettings) -> SettingsOut:
@@ -100,7 +104,7 @@ class SettingsOut(BaseModel):
 
 
 # Fields whose null means "none" (cleared) rather than "leave as is".
-NULLABLE = {"legal_name", "address", "bank", "reporting_currency"}
+NULLABLE = {"legal_name", "address", "bank", "reporting_currency", "invoice_template"}
 
 
 @router.get("", response_model=SettingsOut)

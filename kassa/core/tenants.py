@@ -78,6 +78,9 @@ class TenantSettings:
     in_advance_usage_billing: InAdvanceBilling = InAdvanceBilling.NEXT_INVOICE
     reporting_currency: str | None = None  # None: the default currency
     webhook_allowed_networks: tuple[str, ...] = ()
+    invoice_template: str | None = (
+        None  # the tenant's own Jinja2 layout for invoices (sandboxed); None: kassa's
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,7 @@ class TenantSettings:
             "in_advance_usage_billing": self.in_advance_usage_billing.value,
             "reporting_currency": self.reporting_currency or self.default_currency,
             "webhook_allowed_networks": list(self.webhook_allowed_networks),
+            "invoice_template": self.invoice_template,
         }
 
 
@@ -163,6 +167,11 @@ def _validate(name: str, value: Any) -> Any:
         return value
     if name == "webhook_allowed_networks":
         return validate_networks(value)
+    if name == "invoice_template":
+        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 200_000):
+            raise DomainError("invalid_invoice_template", "The template is Jinja2 text of at most 200,000 characters.",
+                              name)  # fmt: skip
+        return value
     # tax_ids and bank: validated by the caller with the tax id adapter
     return value
 
@@ -249,4 +258,5 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
         in_advance_usage_billing=InAdvanceBilling(doc.get("in_advance_usage_billing", "next_invoice")),
         reporting_currency=None if reporting_currency == default_currency else reporting_currency,
         webhook_allowed_networks=tuple(doc.get("webhook_allowed_networks", ())),
+        invoice_template=doc.get("invoice_template"),
     )

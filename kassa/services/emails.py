@@ -52,7 +52,10 @@ def _send(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None
         uow.invoices.set_email_status(job.tenant_id, invoice.id, "not_sent")
         return
     locale = invoice.parties.get("buyer", {}).get("locale") or "en"
-    email = invoice_email(ctx, invoice, ctx.documents.invoice_pdf(invoice, locale=locale), now)
+    template = uow.tenants.get(job.tenant_id).settings.invoice_template
+    email = invoice_email(
+        ctx, invoice, ctx.documents.invoice_pdf(invoice, locale=locale, template=template), now
+    )
     if email is None:
         uow.invoices.set_email_status(job.tenant_id, invoice.id, "no_recipient")
         return

@@ -173,6 +173,8 @@ def bill(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, scope: Scope, bil
     actor = system_actor(tenant.id, "billing")
     if existing is not None:
         invoice = recomposed(existing, composition)
+        if invoice == existing:
+            return existing  # composed again to the same lines: nothing to write or announce
         uow.invoices.save(invoice, replace_lines=True)
         _changed(ctx, uow, actor, EventType.INVOICE_UPDATED, existing, invoice, now)
         return invoice
@@ -453,10 +455,17 @@ def upcoming_invoice(ctx: ServiceContext, actor: Actor, customer_id: str) -> Inv
         drafts = [i for i in uow.invoices.of_customer(tenant.id, payer.id) if i.status is InvoiceStatus.DRAFT]
         if not days and not drafts:
             return None
-        bill_date = min(days) if days else today
-        existing = next((i for i in drafts if i.bill_date == bill_date), None)
-        cutoff = max(now, start_of(bill_date, payer.time_zone))
-        items, _ = _delta(uow, tenant, scope, bill_date, cutoff, existing)
+        # today's bill date may be invoiced already: then the one after it is the upcoming one
+        candidates = sorted({*days, *(d for sub in scope.subscriptions if (d := next_bill_date(
+            timeline(sub, versions, max(today, sub.start) + HORIZON), today + timedelta(days=1))) is not None)})  # fmt: skip
+        items: list[Item] = []
+        bill_date = today
+        for bill_date in candidates[:2] or [today]:
+            existing = next((i for i in drafts if i.bill_date == bill_date), None)
+            cutoff = max(now, start_of(bill_date, payer.time_zone))
+            items, _ = _delta(uow, tenant, scope, bill_date, cutoff, existing)
+            if items:
+                break
         if not items:
             return None
         composition = _compose(uow, tenant, scope, items, bill_date, with_balance=True)

@@ -94,13 +94,15 @@ class Jobs:
         return claimed
 
     def lock(self, job: Job) -> Job | None:
-        """The job again, locked and still pending (None if someone finished it meanwhile)."""
+        """The job again, locked and still pending (None if someone finished it meanwhile). It waits for a
+        lock held by another worker's claim scan (a moment) or run (then finds the job done): skipping it
+        would take a job still to do for one done."""
         c = jobs.c
         query = sa.select(jobs).where(
             c.tenant_id == job.tenant_id, c.id == job.id, c.status == JobStatus.PENDING.value
         )
         if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update()
         row = self.conn.execute(query).first()
         return None if row is None else _job(row)
 

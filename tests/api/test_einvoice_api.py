@@ -51,3 +51,17 @@ def test_a_draft_has_no_einvoice(client: TestClient) -> None:
         {"description": "x", "unit_price": "1.00"}]}).json()  # fmt: skip
     response = client.get(f"/v1/invoices/{draft['id']}/einvoice")
     assert (response.status_code, response.json()["code"]) == (422, "invoice_not_finalized")
+
+
+def test_a_tenant_template_shapes_the_html_and_the_pdf(client: TestClient) -> None:
+    """The tenant's own layout (settings.invoice_template) is the one rendered; null restores kassa's."""
+    invoice = _finalized(client)
+    template = (
+        "<html><body><h1>Rechnung {{ invoice.number }}</h1><p>Nordlicht custom layout</p></body></html>"
+    )
+    client.patch("/v1/settings", json={"invoice_template": template}).raise_for_status()
+    html = client.get(f"/v1/invoices/{invoice['id']}.html").text
+    assert f"Rechnung {invoice['number']}" in html and "Nordlicht custom layout" in html
+    assert client.get(f"/v1/invoices/{invoice['id']}.pdf").content.startswith(b"%PDF")
+    client.patch("/v1/settings", json={"invoice_template": None}).raise_for_status()
+    assert "Nordlicht custom layout" not in client.get(f"/v1/invoices/{invoice['id']}.html").text

@@ -9,12 +9,15 @@ numbered INV-2026-00001 on, credit notes CN-2026-00001 on."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kassa.services import jobs
 from kassa.services.context import ServiceContext
@@ -191,6 +194,43 @@ def test_void_and_mark_uncollectible(client: TestClient, seller: None) -> None:
     assert rows["6200"] == "54.15"  # bad debt: the written-off invoice, tax included
     listed = ok(client.get("/v1/invoices", params={"customer_id": cid, "status": "void"}))["data"]
     assert [i["id"] for i in listed] == [first["id"]]
+
+
+EXAMPLES = itertools.count()
+line_inputs = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=50),  # quantity
+        st.decimals(min_value=Decimal("0.001"), max_value=Decimal("999.999"), places=3),  # unit price
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=line_inputs)
+def test_any_invoice_by_hand_adds_up_and_posts_its_total_as_receivable(
+    client: TestClient, seller: None, lines: list[tuple[int, Decimal]]
+) -> None:
+    """Whatever the lines: each is quantity × unit price rounded half-up once, its VAT 19 % of that rounded
+    half-up; subtotal, tax and total are the sums of the rounded lines; finalized, the receivable grows by
+    exactly the total (the trial balance still sums to zero)."""
+    cent = Decimal("0.01")
+    cid = new_customer(client, f"prop-{next(EXAMPLES)}")
+    draft = new_invoice(client, cid, *({"description": f"Item {i}", "quantity": str(q), "unit_price": str(p)}
+                                        for i, (q, p) in enumerate(lines)))  # fmt: skip
+    nets = [(q * p).quantize(cent, ROUND_HALF_UP) for q, p in lines]
+    taxes = [(n * Decimal("0.19")).quantize(cent, ROUND_HALF_UP) for n in nets]
+    assert [(x["net"]["amount"], x["tax"]["amount"]) for x in draft["lines"]] == [
+        (str(n), str(t)) for n, t in zip(nets, taxes, strict=True)
+    ]
+    total = sum(nets) + sum(taxes)
+    assert totals(draft) == (str(sum(nets)), "0.00", str(sum(taxes)), str(total), str(total))
+    receivable = Decimal(balances(client).get("1100", "0"))
+    finalize(client, draft["id"])
+    after = balances(client)
+    assert Decimal(after.get("1100", "0")) - receivable == total  # a zero invoice posts nothing
+    assert sum(Decimal(v) for v in after.values()) == 0
 
 
 # ---- credit notes --------------------------------------------------------------------------------------

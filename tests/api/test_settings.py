@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "in_advance_usage_billing": "next_invoice",
     "reporting_currency": "EUR",
     "webhook_allowed_networks": [],
+    "invoice_template": None,
 }
 
 

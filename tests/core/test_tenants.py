@@ -76,6 +76,7 @@ def test_the_defaults() -> None:
         "in_advance_usage_billing": "next_invoice",
         "reporting_currency": "EUR",
         "webhook_allowed_networks": [],
+        "invoice_template": None,
     }
 
 

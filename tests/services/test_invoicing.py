@@ -92,3 +92,29 @@ def test_credit_balance_pays_part_of_the_next_invoice(
     assert (inv.credit_applied.amount_text(), inv.amount_due.amount_text()) == ("100.00", "309.36")
     balance, _ = credits.credit_balance(ctx, actor, cid, limit=10, cursor=None)
     assert balance.amount_text() == "0.00"
+
+
+def test_receivable_in_the_ledger_equals_what_open_invoices_still_ask(
+    ctx: ServiceContext, actor: Actor, seller: None
+) -> None:
+    """After finalizing three invoices, crediting part of one, voiding one and writing one off, the accounts
+    receivable balance equals the sum of what open invoices still ask, and every entry balanced (the store
+    refuses one that does not)."""
+    clock = test_clocks.create_test_clock(
+        ctx, actor, name="t", frozen_time=datetime(2026, 1, 1, 9, tzinfo=UTC)
+    )
+    cid = _customer(ctx, actor, clock.id, "acme")
+    made = []
+    for price in ("100.00", "250.00", "40.00"):
+        draft = invoicing.create_invoice(ctx, actor, {"customer_id": cid, "lines": [
+            {"description": "Consulting", "unit_price": price}]})  # fmt: skip
+        made.append(invoicing.finalize_invoice(ctx, actor, draft.id))
+    invoicing.credit_invoice(
+        ctx, actor, made[1].id, {"lines": [{"position": 1, "net": "50.00"}], "target": "invoice"}
+    )
+    invoicing.void_invoice(ctx, actor, made[0].id)
+    invoicing.mark_invoice_uncollectible(ctx, actor, made[2].id)
+    open_invoices = invoicing.list_invoices(ctx, actor, limit=100, cursor=None, status="open").items
+    assert [i.amount_remaining.amount_text() for i in open_invoices] == ["238.00"]  # 297.50 - 59.50
+    balances = {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor)}
+    assert balances["1100"] == "238.00"
