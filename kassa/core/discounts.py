@@ -312,7 +312,11 @@ def apply_coupons(
 
 
 def _eligible(line: DiscountableLine, redemption: Redemption, coupon: Coupon, payer_id: str | None) -> bool:
-    if line.account_id is not None and redemption.customer_id not in (line.account_id, payer_id):
+    if (
+        payer_id is not None
+        and line.account_id is not None
+        and redemption.customer_id not in (line.account_id, payer_id)
+    ):
         return False
     if redemption.subscription_id is not None and line.subscription_id != redemption.subscription_id:
         return False

@@ -447,17 +447,11 @@ def test_the_upcoming_invoice_is_the_next_bill_date_and_writes_nothing(
     refused(client.get(f"/v1/customers/{idle}/upcoming_invoice"), 404, "upcoming_invoice_not_found")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: upcoming_invoice takes next_bill_date(..., today), which is today itself on a bill date "
-    "(kassa/services/invoicing.py:451-452); once today's invoice exists the delta for today is empty and "
-    "the answer is a 404 instead of the next bill date's invoice",
-)
 def test_on_a_bill_date_already_invoiced_the_upcoming_invoice_is_the_next_one(
     client: TestClient, ctx: ServiceContext, clock: SettableClock, seller: None
 ) -> None:
     """At 10:00 on 1 Jan, the 1 Jan invoice finalized, the customer's upcoming invoice is 1 Feb's 17.85
-    (the same answer as on 2 Jan), not "nothing to bill"."""
+    (the same answer as on 2 Jan), not "nothing to bill". (Regression, issue 6: it was a 404.)"""
     cid = subscribed(client, ctx, clock)
     upcoming = ok(client.get(f"/v1/customers/{cid}/upcoming_invoice"))
     assert upcoming["bill_date"] == "2026-02-01"

@@ -220,17 +220,12 @@ def event_ids(ctx: ServiceContext, tenant_id: str) -> list[str]:
         cursor = page.next_cursor
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bill() saves an unchanged draft again and emits invoice.updated (and an audit entry) "
-    "with nothing changed (kassa/services/invoicing.py:174-177, bill(): no check that the recomposed "
-    "draft differs from the stored one)",
-)
 def test_a_re_run_over_unchanged_drafts_announces_nothing(
     ctx: ServiceContext, actor: Actor, clock: SettableClock
 ) -> None:
     """Exactly once includes the outbox: re-running a bill date whose drafts are what they should be
-    writes no event, so webhook receivers are not told an invoice changed when it did not."""
+    writes no event, so webhook receivers are not told an invoice changed when it did not. (Regression,
+    issue 6: the unchanged draft was saved again with an invoice.updated event.)"""
     seller_and_customers(ctx, actor, clock, 3)
     assert jobs.run_due_jobs(ctx) == 6
     before = event_ids(ctx, actor.tenant_id)
@@ -374,14 +369,6 @@ def drain_in_threads(ctx: ServiceContext, threads: int, *, limit: int) -> None:
     assert not any(thread.is_alive() for thread in workers)
 
 
-def drain_and_sweep(ctx: ServiceContext, clock: SettableClock) -> None:
-    """Two workers at once, then (the lease lapsed) once more for a job a claim race left leased: see
-    test_a_job_locked_by_another_workers_claim_scan_is_not_taken_for_done."""
-    drain_in_threads(ctx, 2, limit=5)
-    clock.advance(jobs.CLAIM)
-    drain_in_threads(ctx, 2, limit=5)
-
-
 @pytest.mark.postgres
 def test_two_workers_share_a_bill_run_and_the_numbers_are_gapless(
     ctx: ServiceContext, actor: Actor, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
@@ -403,12 +390,12 @@ def test_two_workers_share_a_bill_run_and_the_numbers_are_gapless(
 
     monkeypatch.setattr(invoicing, "bill", counting)
 
-    drain_and_sweep(ctx, clock)
+    drain_in_threads(ctx, 2, limit=5)
     assert billed == {cid: 1 for cid in ids}
     assert_each_billed_once(ctx, actor, ids)
 
     clock.advance(GRACE)
-    drain_and_sweep(ctx, clock)
+    drain_in_threads(ctx, 2, limit=5)
     one = assert_each_billed_once(ctx, actor, ids)
     assert {inv.status for inv in one.values()} == {InvoiceStatus.OPEN}
     assert sorted(inv.number or "" for inv in one.values()) == [f"INV-2026-{n:05d}" for n in range(1, 41)]
@@ -422,20 +409,14 @@ def test_two_workers_share_a_bill_run_and_the_numbers_are_gapless(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Jobs.lock() takes the row with SKIP LOCKED (kassa/store/jobs.py:102-103) and run_job reads "
-    "None as 'finished by someone else' (kassa/services/jobs.py:79-81); a concurrent claim_due whose "
-    "recheck locked the row without returning it makes the claimant drop the job until its lease lapses",
-)
 def test_a_job_locked_by_another_workers_claim_scan_is_not_taken_for_done(
     ctx: ServiceContext, actor: Actor, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Worker A has claimed a customer's bill job. Worker B's claim_due, whose snapshot predates A's claim,
     reaches the row, locks it, finds on rechecking that it is leased and leaves it, but keeps the row lock
     until its claim commits (PostgreSQL's FOR UPDATE recheck). If A runs the job in that moment, A must
-    still bill the customer (waiting the moment out); today A skips it as if done, and the customer is
-    billed only when A's lease lapses, jobs.CLAIM later. Seen as a 1-in-15 failure of the two-worker test."""
+    still bill the customer, waiting the moment out. (Regression, issue 6: A took the job for done and
+    the customer waited jobs.CLAIM for the lease to lapse; seen as a 1-in-15 failure of the test above.)"""
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
     (cid,) = seller_and_customers(ctx, actor, clock, 1)
