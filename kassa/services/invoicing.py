@@ -101,13 +101,21 @@ def _bill_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> 
     versions = catalog.versions(uow, job.tenant_id)
     scope = scope_of(uow, payer, versions)
     bill(ctx, uow, uow.tenants.get(job.tenant_id), scope, bill_date, now)
-    for (
-        sub
-    ) in scope.subscriptions:  # the next bill dates (the job's dedupe key makes one per customer and day)
-        tl = timeline(sub, versions, max(bill_date, sub.start) + HORIZON)
-        day = next_bill_date(tl, bill_date + timedelta(days=1))
+    for day in _bill_dates(
+        scope, bill_date + timedelta(days=1)
+    ):  # the dedupe key: one job per customer and day
+        _schedule_bill_day(ctx, uow, payer, day)
+
+
+def _bill_dates(scope: Scope, on_or_after: date) -> set[date]:
+    """Each subscription's next bill date from `on_or_after` on."""
+    out = set()
+    for sub in scope.subscriptions:
+        tl = timeline(sub, scope.versions, max(on_or_after, sub.start) + HORIZON)
+        day = next_bill_date(tl, on_or_after)
         if day is not None:
-            _schedule_bill_day(ctx, uow, payer, day)
+            out.add(day)
+    return out
 
 
 # ---- composing -----------------------------------------------------------------------------------------
@@ -450,14 +458,12 @@ def upcoming_invoice(ctx: ServiceContext, actor: Actor, customer_id: str) -> Inv
         today = local_day(now, payer.time_zone)
         versions = catalog.versions(uow, tenant.id)
         scope = scope_of(uow, payer, versions)
-        days = [d for sub in scope.subscriptions
-                if (d := next_bill_date(timeline(sub, versions, max(today, sub.start) + HORIZON), today)) is not None]  # fmt: skip
+        days = _bill_dates(scope, today)
         drafts = [i for i in uow.invoices.of_customer(tenant.id, payer.id) if i.status is InvoiceStatus.DRAFT]
         if not days and not drafts:
             return None
         # today's bill date may be invoiced already: then the one after it is the upcoming one
-        candidates = sorted({*days, *(d for sub in scope.subscriptions if (d := next_bill_date(
-            timeline(sub, versions, max(today, sub.start) + HORIZON), today + timedelta(days=1))) is not None)})  # fmt: skip
+        candidates = sorted(days | _bill_dates(scope, today + timedelta(days=1)))
         items: list[Item] = []
         bill_date = today
         for bill_date in candidates[:2] or [today]:
@@ -677,7 +683,7 @@ def create_one_off_charge(ctx: ServiceContext, actor: Actor, customer_id: str, b
 
 def _schedule_next_bill(ctx: ServiceContext, uow: UnitOfWork, payer: Customer, today: date) -> None:
     """A one-off charge waits for the next bill date; a customer without subscriptions gets one tomorrow."""
-    versions = catalog.versions(uow, payer.tenant_id)
-    days = [d for sub in scope_of(uow, payer, versions).subscriptions
-            if (d := next_bill_date(timeline(sub, versions, max(today, sub.start) + HORIZON), today + timedelta(days=1)))]  # fmt: skip
+    days = _bill_dates(
+        scope_of(uow, payer, catalog.versions(uow, payer.tenant_id)), today + timedelta(days=1)
+    )
     _schedule_bill_day(ctx, uow, payer, min(days) if days else today + timedelta(days=1))

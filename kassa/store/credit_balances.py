@@ -27,7 +27,7 @@ class CreditMovement:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "object": "credit_balance_transaction", "customer_id": self.customer_id,
-                "amount": self.amount.amount_text(), "currency": self.amount.currency, "source_type": self.source_type,
+                "amount": {"amount": self.amount.amount_text(), "currency": self.amount.currency}, "source_type": self.source_type,
                 "source_id": self.source_id, "description": self.description,
                 "created_at": self.created_at.isoformat().replace("+00:00", "Z")}  # fmt: skip
 

@@ -29,7 +29,7 @@ class OneOffCharge:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "object": "one_off_charge", "customer_id": self.customer_id,
                 "description": self.description, "product": self.product, "quantity": str(self.quantity),
-                "unit_price": str(self.unit_price), "amount": self.amount.amount_text(), "currency": self.amount.currency,
+                "unit_price": str(self.unit_price), "charged": {"amount": self.amount.amount_text(), "currency": self.amount.currency},
                 "tax_category": self.tax_category,
                 "created_at": self.created_at.isoformat().replace("+00:00", "Z")}  # fmt: skip
 
