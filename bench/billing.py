@@ -642,8 +642,12 @@ def facts(url: str, workers: int) -> None:
 
 def rate(name: str, count: int, seconds: float, raw_rate: float, unit: str, note: str = "") -> None:
     ours = count / seconds
+
+    def shown(value: float) -> str:  # a decimal for single digits (PDFs per second)
+        return f"{value:>9,.1f}" if value < 10 else f"{value:>9,.0f}"
+
     print(
-        f"{name:<{W}} {ours:>9,.0f} {unit}/s   raw {raw_rate:>9,.0f} {unit}/s   ratio {raw_rate / ours:6.2f}x{note}"
+        f"{name:<{W}} {shown(ours)} {unit}/s   raw {shown(raw_rate)} {unit}/s   ratio {raw_rate / ours:6.2f}x{note}"
     )
 
 

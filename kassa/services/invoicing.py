@@ -321,7 +321,7 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
     number = _number(uow, tenant, "invoice", day)
     final = finalize(composed, number=number, at=now, finalized_on=day, payment_terms_days=payer.payment_terms_days,
                      parties=parties_snapshot(tenant.settings, tenant.name, payer, scope.accounts, plan_names(scope)))  # fmt: skip
-    uow.invoices.save(final, replace_lines=True)
+    uow.invoices.save(final, replace_lines=final.lines != invoice.lines)  # most drafts compose the same lines
     _settle_credit(ctx, uow, final, now)
     _count_redemptions(uow, scope, composition, now)
     chart = uow.ledger.chart(tenant.id)
