@@ -47,7 +47,7 @@ import platform
 import pstats
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -60,6 +60,7 @@ import psycopg
 import sqlalchemy as sa
 import yaml
 from dateutil.relativedelta import relativedelta
+from usage import cpu_seconds, timed  # bench/usage.py: run as scripts, bench/ is on the path
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
@@ -106,28 +107,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
-
-
-def timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
-
-
-def cpu_seconds(pids: Sequence[int] | None = None) -> float:
-    """CPU time (user + system) of the given processes, or of every PostgreSQL process, from /proc."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or (pids is not None and int(entry.name) not in pids):
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-        if pids is not None or name == "postgres":
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def busy_seconds() -> float:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
 from kassa.api.schemas import Amount, Id, Input
+from kassa.core.errors import DomainError, NotFound
 from kassa.core.invoicing import invoice_json
 from kassa.services import invoicing, tenants
 
@@ -153,8 +154,6 @@ def invoice_einvoice(invoice_id: Annotated[Reference, Path()], ctx: Ctx, actor: 
     """The finalized invoice as EN 16931 data: UBL 2.1 (Peppol BIS Billing 3.0), CII, or a Factur-X PDF."""
     invoice = invoicing.get_invoice(ctx, actor, invoice_id)
     if not invoice.finalized:
-        from kassa.core.errors import DomainError
-
         raise DomainError("invoice_not_finalized", "An e-invoice is made of a finalized invoice.")
     locale = invoice.parties.get("buyer", {}).get("locale") or "en"
     content = ctx.documents.invoice_einvoice(invoice, syntax=syntax, locale=locale)
@@ -216,8 +215,6 @@ def get_credit_note(credit_note_id: Id, ctx: Ctx, actor: Caller) -> CreditNoteOu
             responses={404: {"description": "Nothing to bill at the next bill date."}})  # fmt: skip
 def upcoming_invoice(customer_id: Id, ctx: Ctx, actor: Caller) -> InvoiceOut:
     """What the next bill date would invoice if nothing changed before it; nothing is written."""
-    from kassa.core.errors import NotFound
-
     invoice = invoicing.upcoming_invoice(ctx, actor, customer_id)
     if invoice is None:
         raise NotFound("upcoming_invoice", customer_id)

@@ -15,7 +15,7 @@ from kassa.core.audit import system_actor
 from kassa.core.events import EventType
 from kassa.core.invoicing import Invoice
 from kassa.core.jobs import Job
-from kassa.services import audit, jobs
+from kassa.services import audit, events, jobs
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
@@ -65,16 +65,12 @@ def _send(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None
         uow.invoices.set_email_status(job.tenant_id, invoice.id, "bounced")
         audit.record(ctx, uow, actor, EventType.INVOICE_EMAIL_BOUNCED.value, object_type="invoice", object_id=invoice.id,
                      before=None, after={"code": bounce.code, "recipients": list(bounce.recipients)}, at=now)  # fmt: skip
-        from kassa.services import events
-
         events.emit(ctx, uow, job.tenant_id, EventType.INVOICE_EMAIL_BOUNCED.value, object_type="invoice",
                     object_id=invoice.id, data={"invoice_id": invoice.id, "code": bounce.code,
                                                 "recipients": list(bounce.recipients)},
                     at=now, customer_id=invoice.customer_id)  # fmt: skip
         return
     uow.invoices.set_email_status(job.tenant_id, invoice.id, "sent")
-    from kassa.services import events
-
     events.emit(ctx, uow, job.tenant_id, EventType.INVOICE_EMAILED.value, object_type="invoice", object_id=invoice.id,
                 data={"invoice_id": invoice.id, "to": list(email.to), "reply": reply}, at=now,
                 customer_id=invoice.customer_id)  # fmt: skip

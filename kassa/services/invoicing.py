@@ -20,7 +20,16 @@ from typing import Any
 from kassa.core import ledger
 from kassa.core.audit import Actor, system_actor
 from kassa.core.billing_schedule import next_bill_date, timeline
-from kassa.core.credit_notes import CreditNote, CreditReason, CreditRequest, CreditTarget, credit_note
+from kassa.core.credit_notes import (
+    CreditNote,
+    CreditReason,
+    CreditRequest,
+    CreditTarget,
+    credit_note,
+    discounts_reversed,
+    taxes_reversed,
+)
+from kassa.core.credit_notes import revenue_by_product as credited_revenue
 from kassa.core.customers import Customer
 from kassa.core.discounts import Coupon, Redemption, after_invoice, is_active
 from kassa.core.errors import DomainError
@@ -47,6 +56,7 @@ from kassa.core.jobs import Job
 from kassa.core.money import Money
 from kassa.core.periods import local_day, start_of
 from kassa.core.subscriptions import Subscription
+from kassa.core.tax import TaxCategory
 from kassa.core.tenants import Tenant
 from kassa.services import audit, catalog, jobs
 from kassa.services.billing import (
@@ -266,9 +276,6 @@ def issue_credit_note(
         uow.credit_balances.add(CreditMovement(
             tenant_id=tenant.id, id=ctx.new_id("cbt"), customer_id=invoice.customer_id, amount=note.to_credit_balance,
             source_type="credit_note", source_id=note.id, description=f"Credit note {note.number}", created_at=now))  # fmt: skip
-    from kassa.core.credit_notes import discounts_reversed, taxes_reversed
-    from kassa.core.credit_notes import revenue_by_product as credited_revenue
-
     chart = uow.ledger.chart(tenant.id)
     post(uow, lambda: ledger.credit_note_entry(
         chart, tenant_id=tenant.id, id=ctx.new_id("je"), posted_at=now, credit_note_id=note.id, number=note.number,
@@ -485,8 +492,6 @@ def upcoming_invoice(ctx: ServiceContext, actor: Actor, customer_id: str) -> Inv
 
 def manual_item(customer_id: str, index: int, body: Mapping[str, Any], currency: str, rounding: Any,
                 prefix: str) -> Item:  # fmt: skip
-    from kassa.core.tax import TaxCategory
-
     path = f"lines.{index}"
     description = body.get("description")
     if not isinstance(description, str) or not description.strip() or len(description) > 500:
