@@ -26,6 +26,12 @@ class Settings:
     # smtp://[user:pass@]host[:port][?starttls=true] or smtps://...; unset, emails wait in the outbox.
     smtp_url: str | None = None
     mail_from: str = "billing@localhost"  # the From of kassa's emails unless a tenant sets its own
+    # The sandbox gateway (test cards, no network) is on unless turned off; turn it off in production, as its
+    # default webhook secret is public (docs/payments-sandbox.md).
+    sandbox_gateway: bool = True
+    sandbox_webhook_secret: str | None = None
+    stripe_api_key: str | None = None  # set: the Stripe gateway is on
+    stripe_webhook_secret: str | None = None
 
 
 def _networks(text: str) -> tuple[str, ...]:
@@ -38,6 +44,13 @@ def _networks(text: str) -> tuple[str, ...]:
 def _optional(text: str) -> str | None:
     # An empty value is how a deployment unsets a variable it cannot remove.
     return text.strip() or None
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(text)
+    return value in ("1", "true", "yes", "on")
 
 
 def _mail_address(text: str) -> str:
@@ -60,6 +73,10 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "KASSA_WEBHOOK_PERMITTED_NETWORKS": ("webhook_permitted_networks", _networks),
     "KASSA_SMTP_URL": ("smtp_url", _optional),
     "KASSA_MAIL_FROM": ("mail_from", _mail_address),
+    "KASSA_SANDBOX_GATEWAY": ("sandbox_gateway", _flag),
+    "KASSA_SANDBOX_WEBHOOK_SECRET": ("sandbox_webhook_secret", _optional),
+    "KASSA_STRIPE_API_KEY": ("stripe_api_key", _optional),
+    "KASSA_STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _optional),
 }
 
 

@@ -23,6 +23,7 @@ from kassa.api import (
     health,
     invoices,
     ledger,
+    payments,
     problems,
     rating,
     settings,
@@ -48,7 +49,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.include_router(health.router)
     for module in (
         customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
-        settings, api_keys, users, test_clocks, audit_events, webhooks,
+        settings, api_keys, users, test_clocks, audit_events, webhooks, payments,
     ):  # fmt: skip
         app.include_router(
             module.router,
@@ -56,6 +57,12 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             responses=problems.PROBLEM_RESPONSES,
             dependencies=[Depends(actor), Depends(refuse_nul)],
         )
+    app.include_router(
+        payments.gateway_router,
+        prefix="/v1",
+        responses=problems.PROBLEM_RESPONSES,
+        dependencies=[Depends(refuse_nul)],
+    )  # signed by the gateway, not by an API key
     problems.install(app)
 
     metrics = Metrics()

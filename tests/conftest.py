@@ -21,9 +21,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kassa import config
+from kassa.adapters.bank_files.reader import FileBankReader
+from kassa.adapters.payments.sandbox import SandboxGateway
 from kassa.adapters.presentment.pdf import WeasyDocuments
+from kassa.adapters.sepa.pain008 import SepaXmlFiles
 from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
 from kassa.adapters.webhooks.http import HttpWebhookSender
+from kassa.bootstrap import SANDBOX_TEST_SECRET, SEPA_SCHEMA
 from kassa.core.audit import Actor, ActorType
 from kassa.server import create_app
 from kassa.services import tenants
@@ -123,6 +127,9 @@ def ctx(database_url: str, clock: SettableClock) -> Iterator[ServiceContext]:
             database_url=database_url,
         ),
         documents=WeasyDocuments(),
+        gateways={"sandbox": SandboxGateway(SANDBOX_TEST_SECRET)},
+        bank_files=FileBankReader(),
+        sepa=SepaXmlFiles(schema=SEPA_SCHEMA),
     )
     yield context
     sender.close()

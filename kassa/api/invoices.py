@@ -69,6 +69,9 @@ class InvoiceCreate(Input):
     customer_id: Id
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
     memo: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    refund: bool | None = Field(
+        None, description="Refund the credit through the payments that paid the invoice."
+    )
 
 
 class CreditLineIn(Input):

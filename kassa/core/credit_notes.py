@@ -29,6 +29,7 @@ class CreditReason(StrEnum):
     PRODUCT_UNSATISFACTORY = "product_unsatisfactory"
     GOODWILL = "goodwill"
     BILLING_CORRECTION = "billing_correction"  # written by the bill run
+    EARLY_PAYMENT_DISCOUNT = "early_payment_discount"  # written when an invoice is paid within the terms
     OTHER = "other"
 
 

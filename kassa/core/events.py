@@ -61,6 +61,22 @@ class EventType(StrEnum):
     COUPON_REDEEMED = "coupon.redeemed"
     PROMOTION_CODE_CREATED = "promotion_code.created"
     ONE_OFF_CHARGE_CREATED = "one_off_charge.created"
+    SUBSCRIPTION_PAST_DUE = "subscription.past_due"  # collections: entitlements may suspend on it
+    PAYMENT_METHOD_ATTACHED = "payment_method.attached"
+    PAYMENT_METHOD_UPDATED = "payment_method.updated"
+    PAYMENT_METHOD_DETACHED = "payment_method.detached"
+    PAYMENT_CREATED = "payment.created"  # an attempt sent, or money recorded by hand
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REQUIRES_ACTION = "payment.requires_action"  # the customer authenticates at data.action_url
+    PAYMENT_REFUNDED = "payment.refunded"
+    CHARGEBACK_OPENED = "chargeback.opened"
+    CHARGEBACK_CLOSED = "chargeback.closed"
+    INVOICE_OVERDUE = "invoice.overdue"  # a dunning step: data.action says which
+    DUNNING_POLICY_UPDATED = "dunning_policy.updated"
+    BANK_STATEMENT_IMPORTED = "bank_statement.imported"
+    STATEMENT_LINE_RESOLVED = "statement_line.resolved"
+    PAYOUT_RECONCILED = "payout.reconciled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,6 +63,10 @@ class SourceType(StrEnum):
     CREDIT_GRANT = "credit_grant"
     INVOICE_VOID = "invoice_void"
     INVOICE_UNCOLLECTIBLE = "invoice_uncollectible"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+    PAYOUT = "payout"
 
 
 _ROLES = frozenset(Role)
@@ -648,4 +652,30 @@ def void_entry(entry: JournalEntry, *, id: str, posted_at: datetime, number: str
         posted_at=posted_at,
         description=f"Void of invoice {number}",
         source_type=SourceType.INVOICE_VOID,
+    )
+
+
+def role_entry(
+    chart: ChartOfAccounts,
+    *,
+    tenant_id: str,
+    id: str,
+    posted_at: datetime,
+    source_type: SourceType,
+    source_id: str,
+    description: str,
+    currency: str,
+    amounts: Sequence[tuple[Role, Money]],
+) -> JournalEntry:
+    """An entry stated in roles (debit-positive): what payments, refunds, chargebacks and payouts post,
+    e.g. a payment [(CASH, 100), (ACCOUNTS_RECEIVABLE, -80), (CUSTOMER_CREDIT, -20)]."""
+    return journal_entry(
+        tenant_id=tenant_id,
+        id=id,
+        posted_at=posted_at,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        currency=currency,
+        amounts=[(chart.account(role).code, amount) for role, amount in amounts],
     )

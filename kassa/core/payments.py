@@ -268,3 +268,96 @@ def paid(invoice: Invoice, amount: Money, at: datetime) -> Invoice:
     if invoice.status is InvoiceStatus.PAID:
         return replace(after, status=InvoiceStatus.OPEN, paid_at=None)
     return after
+
+
+class ChargebackStatus(StrEnum):
+    OPEN = "open"  # the network took the money back; evidence may win it
+    WON = "won"  # the money came back
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refund:
+    tenant_id: str
+    id: str
+    payment_id: str
+    customer_id: str
+    amount: Money
+    status: PaymentStatus  # pending, succeeded or failed
+    gateway_ref: str | None = None
+    credit_note_id: str | None = None  # the credit note whose amount is refunded
+    reason: str | None = None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "object": "refund", "payment_id": self.payment_id, "customer_id": self.customer_id,
+                "amount": _money(self.amount), "status": self.status.value, "gateway_ref": self.gateway_ref,
+                "credit_note_id": self.credit_note_id, "reason": self.reason, "created_at": _instant(self.created_at)}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chargeback:
+    tenant_id: str
+    id: str
+    payment_id: str
+    customer_id: str
+    amount: Money
+    fee: Money
+    status: ChargebackStatus
+    reason: str | None = None
+    gateway_ref: str
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "object": "chargeback", "payment_id": self.payment_id,
+                "customer_id": self.customer_id, "amount": _money(self.amount), "fee": _money(self.fee),
+                "status": self.status.value, "reason": self.reason, "gateway_ref": self.gateway_ref,
+                "created_at": _instant(self.created_at), "closed_at": _instant(self.closed_at)}  # fmt: skip
+
+
+AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+def aging_bucket(days_past_due: int) -> str:
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1_30"
+    if days_past_due <= 60:
+        return "31_60"
+    return "61_90" if days_past_due <= 90 else "over_90"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Aging:
+    """Open receivables by days past due: per customer and in total, each per currency and bucket."""
+
+    customers: dict[str, dict[str, dict[str, Money]]]  # customer -> currency -> bucket -> amount
+    totals: dict[str, dict[str, Money]]  # currency -> bucket -> amount
+
+    def to_json(self, names: dict[str, str]) -> dict[str, Any]:
+        def buckets(by_bucket: dict[str, Money], currency: str) -> dict[str, Any]:
+            zero = Money.zero(currency)
+            total = sum(by_bucket.values(), zero)
+            return {b: by_bucket.get(b, zero).amount_text() for b in AGING_BUCKETS} | {
+                "total": total.amount_text()
+            }
+
+        return {
+            "totals": [{"currency": cur, **buckets(b, cur)} for cur, b in sorted(self.totals.items())],
+            "customers": [{"customer_id": cid, "name": names.get(cid), "currency": cur, **buckets(b, cur)}
+                          for cid, by_cur in sorted(self.customers.items()) for cur, b in sorted(by_cur.items())],
+        }  # fmt: skip
+
+
+def aging(items: Sequence[tuple[str, date, Money]], on: date) -> Aging:
+    """(customer id, due date, amount still owed) of open invoices, aged on `on`."""
+    customers: dict[str, dict[str, dict[str, Money]]] = {}
+    totals: dict[str, dict[str, Money]] = {}
+    for customer_id, due, owed in items:
+        bucket = aging_bucket((on - due).days)
+        for target in (customers.setdefault(customer_id, {}).setdefault(owed.currency, {}),
+                       totals.setdefault(owed.currency, {})):  # fmt: skip
+            target[bucket] = target[bucket] + owed if bucket in target else owed
+    return Aging(customers=customers, totals=totals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +11,14 @@ from typing import Any, TypeVar
 from kassa.core import parties
 from kassa.core.errors import DomainError
 from kassa.core.money import RoundingMode, currency_code
+from kassa.core.payment_terms import (
+    EarlyPaymentDiscount,
+    GatewayRoute,
+    LateFee,
+    parse_early_payment_discount,
+    parse_late_fee,
+    parse_routes,
+)
 from kassa.core.tax_ids import TaxId
 from kassa.core.webhooks import validate_networks
 
@@ -81,6 +90,12 @@ class TenantSettings:
     invoice_template: str | None = (
         None  # the tenant's own Jinja2 layout for invoices (sandboxed); None: kassa's
     )
+    late_fee: LateFee | None = None
+    early_payment_discount: EarlyPaymentDiscount | None = None
+    gateway_routes: tuple[GatewayRoute, ...] = ()
+    sepa_creditor_id: str | None = (
+        None  # SEPA creditor identifier (AT-02): direct debits are collected under it
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,8 +127,16 @@ class TenantSettings:
             "reporting_currency": self.reporting_currency or self.default_currency,
             "webhook_allowed_networks": list(self.webhook_allowed_networks),
             "invoice_template": self.invoice_template,
+            "late_fee": self.late_fee.to_json() if self.late_fee else None,
+            "early_payment_discount": self.early_payment_discount.to_json()
+            if self.early_payment_discount
+            else None,
+            "gateway_routes": [r.to_json() for r in self.gateway_routes],
+            "sepa_creditor_id": self.sepa_creditor_id,
         }
 
+
+_CREDITOR_ID = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[A-Z0-9]{1,28}")
 
 SETTINGS_FIELDS = frozenset(TenantSettings.__dataclass_fields__)
 
@@ -172,6 +195,19 @@ def _validate(name: str, value: Any) -> Any:
             raise DomainError("invalid_invoice_template", "The template is Jinja2 text of at most 200,000 characters.",
                               name)  # fmt: skip
         return value
+    if name == "late_fee":
+        return parse_late_fee(value)
+    if name == "early_payment_discount":
+        return parse_early_payment_discount(value)
+    if name == "gateway_routes":
+        return parse_routes(value)
+    if name == "sepa_creditor_id":
+        text = value.replace(" ", "").upper() if isinstance(value, str) else value
+        if text is not None and (not isinstance(text, str) or not _CREDITOR_ID.fullmatch(text)):
+            raise DomainError(
+                "invalid_creditor_id", "A SEPA creditor identifier, like DE98ZZZ09999999999.", name
+            )
+        return text
     # tax_ids and bank: validated by the caller with the tax id adapter
     return value
 
@@ -259,4 +295,8 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
         reporting_currency=None if reporting_currency == default_currency else reporting_currency,
         webhook_allowed_networks=tuple(doc.get("webhook_allowed_networks", ())),
         invoice_template=doc.get("invoice_template"),
+        late_fee=parse_late_fee(doc.get("late_fee")),
+        early_payment_discount=parse_early_payment_discount(doc.get("early_payment_discount")),
+        gateway_routes=parse_routes(doc.get("gateway_routes", [])),
+        sepa_creditor_id=doc.get("sepa_creditor_id"),
     )

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from kassa.adapters.bank_files.base import BankFileReader
 from kassa.adapters.mail.base import Mailer, NoMailer
+from kassa.adapters.payments.base import Gateway
 from kassa.adapters.presentment.base import Documents
+from kassa.adapters.sepa.base import SepaFiles
 from kassa.adapters.tax_ids.base import TaxIdValidator
 from kassa.adapters.webhooks.base import WebhookSender
 from kassa.config import Settings
@@ -34,6 +37,9 @@ class ServiceContext:
     settings: Settings
     documents: Documents  # invoice HTML and PDF
     mailer: Mailer = field(default_factory=NoMailer)  # invoices wait (retried) until SMTP is configured
+    gateways: Mapping[str, Gateway] = field(default_factory=dict)  # by name: "sandbox", "stripe"
+    bank_files: BankFileReader | None = None  # statement files (CAMT.053, MT940, OFX, CSV)
+    sepa: SepaFiles | None = None  # pain.008 out, pain.002 / camt.054 returns in
     random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:

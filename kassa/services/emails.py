@@ -74,3 +74,55 @@ def _send(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None
     events.emit(ctx, uow, job.tenant_id, EventType.INVOICE_EMAILED.value, object_type="invoice", object_id=invoice.id,
                 data={"invoice_id": invoice.id, "to": list(email.to), "reply": reply}, at=now,
                 customer_id=invoice.customer_id)  # fmt: skip
+
+
+# ---- dunning notices -----------------------------------------------------------------------------------
+
+NOTICE_JOB = "dunning.notice"
+_NOTICES = {
+    "reminder": ("Reminder: invoice {number} is overdue",
+                 "our records show that invoice {number} of {amount}, due on {due}, is not paid yet."),
+    "suspension_notice": ("Invoice {number}: service will be suspended",
+                          "invoice {number} of {amount} was due on {due}. Unless it is paid, the service will be "
+                          "suspended."),
+    "requires_action": ("Invoice {number}: please confirm your payment",
+                        "your bank asks you to confirm the payment of invoice {number} ({amount})."),
+}  # fmt: skip
+
+
+def notice_email(ctx: ServiceContext, invoice: Invoice, kind: str, action_url: str | None,
+                 sent_at: datetime) -> OutgoingEmail | None:  # fmt: skip
+    """A dunning reminder, a suspension notice, or a request to authenticate a payment: plain text, with
+    the link to complete authentication when a charge waits for it, else how to pay by transfer."""
+    buyer = invoice.parties.get("buyer", {})
+    recipients = tuple(buyer.get("emails") or ())
+    if not recipients or kind not in _NOTICES:
+        return None
+    seller = invoice.parties.get("seller", {})
+    due = invoice.amount_remaining
+    subject, body = _NOTICES[kind]
+    fields = {"number": invoice.number, "amount": f"{due.amount_text()} {due.currency}",
+              "due": invoice.due_date.isoformat() if invoice.due_date else ""}  # fmt: skip
+    bank = seller.get("bank") or {}
+    how = (f"Please confirm it here: {action_url}" if action_url else
+           f"Please transfer it to IBAN {bank['iban']} with the reference {invoice.number}." if bank.get("iban") else
+           "Please pay it at your earliest convenience.")  # fmt: skip
+    text = f"Hello {buyer.get('name', '')},\n\n{body.format(**fields)}\n{how}\n\n{seller.get('name') or ''}\n"
+    domain = ctx.settings.mail_from.rpartition("@")[2] or "localhost"
+    return OutgoingEmail(sender=ctx.settings.mail_from, to=recipients, subject=subject.format(**fields), text=text,
+                         message_id=f"<{invoice.id}.{kind}.{int(sent_at.timestamp())}@{domain}>",
+                         headers={"Date": format_datetime(sent_at)})  # fmt: skip
+
+
+@jobs.handles(NOTICE_JOB)
+def _send_notice(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None:
+    if isinstance(ctx.mailer, NoMailer):
+        return
+    invoice = uow.invoices.get(job.tenant_id, job.payload["invoice_id"])
+    email = notice_email(ctx, invoice, job.payload["kind"], job.payload.get("action_url"), now)
+    if email is None:
+        return
+    try:
+        ctx.mailer.send(email)
+    except MailRejected:
+        return  # a bounce: the next step (or the invoice email's bounce) tells the tenant

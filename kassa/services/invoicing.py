@@ -58,7 +58,7 @@ from kassa.core.periods import local_day, start_of
 from kassa.core.subscriptions import Subscription
 from kassa.core.tax import TaxCategory
 from kassa.core.tenants import Tenant
-from kassa.services import audit, catalog, jobs
+from kassa.services import audit, catalog, jobs, payments
 from kassa.services.billing import (
     Scope,
     bill_instant,
@@ -343,6 +343,7 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
         _changed(ctx, uow, actor, EventType.INVOICE_PAID, final, final, now)
     jobs.schedule(ctx, uow, tenant.id, EMAIL_JOB, now, dedupe_key=final.id, customer_id=final.customer_id,
                   payload={"invoice_id": final.id})  # fmt: skip
+    payments.schedule_collection(ctx, uow, final, now)
     return final
 
 
@@ -411,17 +412,23 @@ def mark_invoice_uncollectible(ctx: ServiceContext, actor: Actor, invoice_id: st
     with ctx.uow() as uow:
         invoice = uow.invoices.get(actor.tenant_id, invoice_id, for_update=True)
         now = _now(ctx, uow, invoice.customer_id, actor.tenant_id)
-        written_off = mark_uncollectible(invoice)
-        uow.invoices.save(written_off)
-        if invoice.amount_remaining.amount > 0:
-            post(uow, lambda: ledger.uncollectible_entry(
-                uow.ledger.chart(actor.tenant_id), tenant_id=actor.tenant_id, id=ctx.new_id("je"), posted_at=now,
-                invoice_id=invoice.id, number=invoice.number or "", currency=invoice.currency,
-                amount=invoice.amount_remaining))  # fmt: skip
-        audit.changed(ctx, uow, actor, EventType.INVOICE_MARKED_UNCOLLECTIBLE, object_type="invoice",
-                      object_id=invoice.id, before=invoice.to_json(), after=written_off.to_json(), at=now,
-                      customer_id=invoice.customer_id)  # fmt: skip
+        written_off = write_off(ctx, uow, actor, invoice, now)
         uow.commit()
+    return written_off
+
+
+def write_off(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, invoice: Invoice, now: datetime) -> Invoice:
+    """Uncollectible: what is still owed becomes bad debt in the ledger (paid after all, it comes back)."""
+    written_off = mark_uncollectible(invoice)
+    uow.invoices.save(written_off)
+    if invoice.amount_remaining.amount > 0:
+        post(uow, lambda: ledger.uncollectible_entry(
+            uow.ledger.chart(actor.tenant_id), tenant_id=actor.tenant_id, id=ctx.new_id("je"), posted_at=now,
+            invoice_id=invoice.id, number=invoice.number or "", currency=invoice.currency,
+            amount=invoice.amount_remaining))  # fmt: skip
+    audit.changed(ctx, uow, actor, EventType.INVOICE_MARKED_UNCOLLECTIBLE, object_type="invoice",
+                  object_id=invoice.id, before=invoice.to_json(), after=written_off.to_json(), at=now,
+                  customer_id=invoice.customer_id)  # fmt: skip
     return written_off
 
 
@@ -608,16 +615,25 @@ def credit_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str, body: Map
             reason = CreditReason(body.get("reason", "other"))
         except ValueError:
             raise DomainError("invalid_reason", "Unknown reason.", "reason") from None
-        if reason is CreditReason.BILLING_CORRECTION:
-            raise DomainError("invalid_reason", "billing_correction is the bill run's own reason.", "reason")
+        if reason in (CreditReason.BILLING_CORRECTION, CreditReason.EARLY_PAYMENT_DISCOUNT):
+            raise DomainError("invalid_reason", f"{reason} is kassa's own reason.", "reason")
         target_text = body.get("target")
         try:
             target = CreditTarget(target_text) if target_text is not None else None
         except ValueError:
             raise DomainError("invalid_target", "target is invoice or credit_balance.", "target") from None
+        refund = body.get("refund", False)
+        if not isinstance(refund, bool):
+            raise DomainError("invalid_refund", "refund is true or false.", "refund")
+        if refund and target is CreditTarget.INVOICE:
+            raise DomainError("invalid_target", "A refund is paid from the credit balance: target credit_balance.",
+                              "target")  # fmt: skip
         memo = body.get("memo")
-        note = issue_credit_note(ctx, uow, tenant, invoice, requests, reason=reason, target=target,
+        note = issue_credit_note(ctx, uow, tenant, invoice, requests, reason=reason,
+                                 target=CreditTarget.CREDIT_BALANCE if refund else target,
                                  memo=memo if isinstance(memo, str) else None, now=now, automatic=False, actor=actor)  # fmt: skip
+        if refund:
+            payments.refund_credit_note(ctx, uow, actor, invoice, note, now)
         uow.commit()
     return note
 

@@ -61,6 +61,7 @@ _STATUS_EVENTS = {
     Status.TRIALING: EventType.SUBSCRIPTION_TRIAL_STARTED,
     Status.PAUSED: EventType.SUBSCRIPTION_PAUSED,
     Status.CANCELED: EventType.SUBSCRIPTION_CANCELED,
+    Status.PAST_DUE: EventType.SUBSCRIPTION_PAST_DUE,
     Status.ENDED: EventType.SUBSCRIPTION_ENDED,
 }
 
@@ -586,3 +587,37 @@ def resume_subscription(
     ctx: ServiceContext, actor: Actor, subscription_id: str, fields: Mapping[str, Any]
 ) -> Subscription:
     return _pause_or_resume(ctx, actor, subscription_id, fields, ChangeKind.RESUME)
+
+
+# ---- collections -----------------------------------------------------------------------------------------
+
+
+def set_past_due(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, customer_id: str, now: datetime, *,
+                 past_due: bool) -> None:  # fmt: skip
+    """Dunning: the customer's active subscriptions become past due (entitlements may suspend on the event);
+    once nothing is overdue they are active again."""
+    versions = catalog.versions(uow, actor.tenant_id)
+    for sub in uow.subscriptions.many(actor.tenant_id, customer_ids=[customer_id]):
+        wanted, current = (Status.PAST_DUE, Status.ACTIVE) if past_due else (Status.ACTIVE, Status.PAST_DUE)
+        if sub.status is not current:
+            continue
+        locked = uow.subscriptions.get(actor.tenant_id, sub.id, for_update=True)
+        updated = replace(locked, status=wanted, updated_at=now)
+        check_transition(locked.status, wanted)
+        uow.subscriptions.update(updated, locked)
+        event = EventType.SUBSCRIPTION_PAST_DUE if past_due else EventType.SUBSCRIPTION_ACTIVATED
+        _event(ctx, uow, actor, event, locked, updated, now, {"previous_status": locked.status.value})
+        _sync(ctx, uow, actor, updated, versions, now)
+
+
+def cancel_for_nonpayment(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, customer_id: str,
+                          now: datetime) -> None:  # fmt: skip
+    """Dunning's last resort: the customer's subscriptions end today, without credit for the rest."""
+    versions = catalog.versions(uow, actor.tenant_id)
+    for sub in uow.subscriptions.many(actor.tenant_id, customer_ids=[customer_id]):
+        if sub.status not in (Status.ACTIVE, Status.PAST_DUE, Status.TRIALING, Status.PAUSED):
+            continue
+        locked = uow.subscriptions.get(actor.tenant_id, sub.id, for_update=True)
+        change = Change(id=ctx.new_id("sch"), kind=ChangeKind.CANCEL, effective=local_day(now, locked.time_zone),
+                        prorate=False, requested_at=now)  # fmt: skip
+        _record(ctx, uow, actor, locked, change, versions, now)

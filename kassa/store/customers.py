@@ -108,6 +108,15 @@ class Customers:
             raise NotFound("customer", customer_id)
         return _customer(row)
 
+    def many(self, tenant_id: str, ids: list[str]) -> list[Customer]:
+        out: list[Customer] = []
+        for i in range(0, len(ids), 500):
+            query = sa.select(customers).where(
+                customers.c.tenant_id == tenant_id, customers.c.id.in_(ids[i : i + 500])
+            )
+            out.extend(_customer(r) for r in self.conn.execute(query))
+        return out
+
     def clocks(
         self, tenant_id: str, *, ids: Iterable[str] = (), external_ids: Iterable[str] = ()
     ) -> list[tuple[str, str, str | None]]:

@@ -224,6 +224,19 @@ class Invoices:
         lines = self._lines(tenant_id, [r.id for r in rows])
         return [_invoice(r, lines[r.id]) for r in rows]
 
+    def open_of_customer(self, tenant_id: str, customer_id: str) -> builtins.list[Invoice]:
+        return self.open(tenant_id, customer_id=customer_id)
+
+    def open(self, tenant_id: str, *, customer_id: str | None = None) -> builtins.list[Invoice]:
+        """Finalized invoices still owed (open, or written off and payable after all), oldest due first;
+        without their lines (what collections, aging and matching need is in the row)."""
+        c = invoices.c
+        query = sa.select(invoices).where(c.tenant_id == tenant_id, c.status.in_(("open", "uncollectible")))
+        if customer_id is not None:
+            query = query.where(c.customer_id == customer_id)
+        rows = self.conn.execute(query.order_by(c.due_date, c.number)).all()
+        return [_invoice(r, []) for r in rows]
+
     def billed(
         self, tenant_id: str, customer_id: str, *, excluding: str | None = None
     ) -> builtins.list[Billed]:

@@ -21,6 +21,8 @@ from kassa.store.invoices import Invoices
 from kassa.store.jobs import Jobs
 from kassa.store.ledger import Ledger
 from kassa.store.one_off_charges import OneOffCharges
+from kassa.store.payments import PaymentMethods, Payments
+from kassa.store.reconciliation import DunningPolicies, Statements
 from kassa.store.subscriptions import Subscriptions
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
@@ -66,6 +68,10 @@ class UnitOfWork:
         self.credit_balances = CreditBalances(conn)
         self.ledger = Ledger(conn)
         self.one_off_charges = OneOffCharges(conn)
+        self.payment_methods = PaymentMethods(conn)
+        self.payments = Payments(conn)
+        self.statements = Statements(conn)
+        self.dunning_policies = DunningPolicies(conn)
         return self
 
     @property

@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "reporting_currency": "EUR",
     "webhook_allowed_networks": [],
     "invoice_template": None,
+    "late_fee": None,
+    "early_payment_discount": None,
+    "gateway_routes": [],
+    "sepa_creditor_id": None,
 }
 
 

@@ -77,6 +77,10 @@ def test_the_defaults() -> None:
         "reporting_currency": "EUR",
         "webhook_allowed_networks": [],
         "invoice_template": None,
+        "late_fee": None,
+        "early_payment_discount": None,
+        "gateway_routes": [],
+        "sepa_creditor_id": None,
     }
 
 

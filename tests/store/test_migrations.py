@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0004"
+HEAD = "0005"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -33,6 +33,8 @@ TABLES = {
     "invoices", "invoice_lines", "credit_notes", "credit_note_lines", "number_sequences", "one_off_charges",
     "coupons", "promotion_codes", "coupon_redemptions", "credit_balance_transactions", "ledger_charts",
     "journal_entries", "journal_postings",
+    "payment_methods", "payments", "payment_allocations", "refunds", "chargebacks", "gateway_events",
+    "dunning_policies", "payouts", "bank_statements", "statement_lines",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -109,7 +111,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert script.get_heads() == [HEAD]
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
-    assert history == [("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
+    assert history == [("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
 
 
 def test_migrated_schema_equals_the_tables(migrated: Engine) -> None:
@@ -279,6 +281,16 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "ledger_charts": ("tenant_id",),
         "journal_entries": ("tenant_id", "id"),
         "journal_postings": ("tenant_id", "entry_id", "n"),
+        "payment_methods": ("tenant_id", "id"),
+        "payments": ("tenant_id", "id"),
+        "payment_allocations": ("tenant_id", "id"),
+        "refunds": ("tenant_id", "id"),
+        "chargebacks": ("tenant_id", "id"),
+        "gateway_events": ("tenant_id", "gateway", "event_id"),
+        "dunning_policies": ("tenant_id", "id"),
+        "payouts": ("tenant_id", "id"),
+        "bank_statements": ("tenant_id", "id"),
+        "statement_lines": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

@@ -40,6 +40,7 @@ REPOSITORIES = {
     "WebhookEndpoints", "WebhookDeliveries", "WebhookAttempts", "IdempotencyKeys",
     "CatalogVersions", "Subscriptions", "BillableMetrics", "UsageEvents", "UsageCharges", "UsageThresholds",
     "Invoices", "CreditNotes", "Coupons", "CreditBalances", "Ledger", "OneOffCharges",
+    "PaymentMethods", "Payments", "Statements", "DunningPolicies",
 }  # fmt: skip
 
 
