@@ -25,11 +25,15 @@ from kassa.services import (
     coupons,
     credits,
     customers,
+    dunning,
     health,
     invoicing,
     jobs,
     metering,
+    payments,
     rating,
+    reconciliation,
+    sepa,
     subscriptions,
     tenants,
     test_clocks,
@@ -50,6 +54,8 @@ SETTINGS = {
     "locale": "de_DE",
     "time_zone": "Europe/Berlin",
     "invoice_numbering": {"prefix": "NL-", "reset": "yearly", "digits": 5},
+    "sepa_creditor_id": "DE98ZZZ09999999999",
+    "late_fee": {"fixed": "5.00", "grace_days": 7},
 }
 
 CUSTOMERS: list[dict[str, Any]] = [
@@ -142,8 +148,11 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
         "address": {"line1": "Marienplatz 8", "city": "München", "postal_code": "80331", "country": "DE"},
         "time_zone": "Europe/Berlin", "locale": "de_DE",
     })  # fmt: skip
-    say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id}")
+    payments.add_payment_method(ctx, actor, sim.id, {"type": "card", "token": "tok_sandbox_success", "brand": "visa",
+                                                     "last4": "4242", "exp_month": 12, "exp_year": 2029})  # fmt: skip
+    say(f"test clock {clock.id} at {clock.frozen_time.isoformat()} with customer {sim.id} (pays by card)")
     _simulate(ctx, actor, clock.id, sim.id, say)
+    _collections(ctx, actor, say)
     _bill(ctx, actor, say)
     return key
 
@@ -230,6 +239,153 @@ def _simulate(
     ).items:
         say(f"    {note.number} against {note.invoice_number} ({note.reason.value}): total {note.total}, "
             f"{note.to_invoice} off what is due")  # fmt: skip
+
+
+# (name, how it pays): cards are the sandbox's test cards; the rest pay by transfer or direct debit
+PAYERS: list[tuple[str, dict[str, Any]]] = [
+    ("Alba Apps", {"type": "card", "token": "tok_sandbox_success", "brand": "visa", "last4": "4242"}),
+    ("Birke Bau", {"type": "card", "token": "tok_sandbox_success", "brand": "mastercard", "last4": "4444"}),
+    ("Cobalt Care", {"type": "wallet", "token": "tok_sandbox_paypal", "wallet": "paypal"}),
+    ("Delta Drones", {"type": "card", "token": "tok_sandbox_insufficient_then_success_3", "last4": "9995"}),
+    ("Eiche Events", {"type": "card", "token": "tok_sandbox_decline", "last4": "0002"}),
+    ("Fjord Foods", {"type": "card", "token": "tok_sandbox_authentication_required", "last4": "3184"}),
+    ("Gipfel Games", {"type": "sepa_debit", "iban": "DE02120300000000202051", "mandate_id": "NL-M-0007",
+                      "mandate_signed_on": "2026-02-20"}),
+    ("Hafen Hotels", {"type": "bank_transfer"}),
+    ("Insel Immobilien", {"type": "bank_transfer"}),
+    ("Jade Juwelen", {"type": "card", "token": "tok_sandbox_stolen_card", "last4": "9979"}),
+]  # fmt: skip
+
+
+def _collections(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
+    """Ten customers on a test clock paying four months of invoices: cards (some declined, one needing 3-D
+    Secure), a wallet, a direct debit collected by file, two paying by transfer; dunning on the failures;
+    then the bank statement of those months imported and reconciled."""
+    clock = test_clocks.create_test_clock(ctx, actor, name="collections clock",
+                                          frozen_time=datetime(2026, 3, 1, 7, tzinfo=UTC))  # fmt: skip
+    policy = {"name": "Nordlicht", "retries": {"default": {"days": [1, 3, 5, 7]}, "insufficient_funds": {"days": [2, 4, 6]},
+                                               "stolen_card": {"never": True}},
+              "steps": [{"day": 3, "action": "reminder"}, {"day": 10, "action": "suspension_notice"},
+                        {"day": 14, "action": "past_due"}, {"day": 30, "action": "cancel"},
+                        {"day": 45, "action": "write_off"}]}  # fmt: skip
+    dunning.put_policy(ctx, actor, "nordlicht", policy)
+    say(f"collections: test clock {clock.id} from 2026-03-01; sandbox gateway; dunning policy 'nordlicht' "
+        "(retries on days 1, 3, 5, 7; reminder, suspension notice, past due, cancel at 30 days, write-off at 45)")  # fmt: skip
+    ids: dict[str, str] = {}
+    for i, (name, method) in enumerate(PAYERS):
+        customer = customers.create_customer(ctx, actor, {
+            "external_id": f"pay-{i + 1:02d}", "name": name, "test_clock_id": clock.id,
+            "emails": [f"ap@{name.split()[0].lower()}.example"], "time_zone": "Europe/Berlin",
+            "payment_terms_days": 0 if method["type"] != "bank_transfer" else 14,
+            "address": {"line1": "Hauptstraße 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+        })  # fmt: skip
+        ids[name] = customer.id
+        payments.add_payment_method(ctx, actor, customer.id, dict(method))
+        subscriptions.create_subscription(ctx, actor, {"customer_id": customer.id, "plan": "starter-monthly",
+                                                       "quantity": 2 + i, "trial_days": 0})  # fmt: skip
+    for day in ("2026-03-01T09:00:00", "2026-03-02T09:00:00", "2026-04-01T09:00:00", "2026-05-01T09:00:00"):
+        test_clocks.advance_test_clock(ctx, actor, clock.id, datetime.fromisoformat(day).replace(tzinfo=UTC))
+        for p in payments.list_payments(ctx, actor, customer_id=ids["Fjord Foods"], status="requires_action",
+                                        limit=10, cursor=None).items:  # fmt: skip
+            payments.confirm_payment(
+                ctx, actor, p.id
+            )  # the customer completed 3-D Secure from the email link
+    message_id, content, count = sepa.export_batch(ctx, actor, {"collection_date": "2026-05-06"})
+    say(f"  SEPA batch {message_id}: {count} direct debits as pain.008 ({len(content)} bytes) for the bank")
+    test_clocks.advance_test_clock(ctx, actor, clock.id, datetime(2026, 6, 20, 9, tzinfo=UTC))
+    statement = _statement(ctx, actor, ids, message_id)
+    imported, _ = reconciliation.import_statement(ctx, actor, statement, format="camt053")
+    lines = reconciliation.list_lines(
+        ctx, actor, statement_id=imported.id, status=None, limit=100, cursor=None
+    ).items
+    by_status: dict[str, int] = {}
+    for line in lines:
+        by_status[line.status] = by_status.get(line.status, 0) + 1
+    say(f"  bank statement {imported.id}: {imported.line_count} lines, " +
+        ", ".join(f"{n} {status}" for status, n in sorted(by_status.items())))  # fmt: skip
+    again, new = reconciliation.import_statement(ctx, actor, statement, format="camt053")
+    say(f"  the same file again: {'imported' if new else 'recognized, nothing changed'}")
+    found = payments.list_payments(ctx, actor, customer_id=None, status=None, limit=100, cursor=None).items
+    mine = [p for p in found if p.customer_id in ids.values()]
+    declined = [p for p in mine if p.status.value == "failed"]
+    say(f"  {len(mine)} payments: {sum(p.status.value == 'succeeded' for p in mine)} succeeded, "
+        f"{len(declined)} declined (" + ", ".join(sorted({p.decline_code.value for p in declined if p.decline_code}))
+        + ")")  # fmt: skip
+    report = dunning.recovery(ctx, actor)
+    say(f"  dunning: {report.invoices_in_dunning} invoices entered dunning, {report.invoices_recovered} recovered "
+        f"by a retry")  # fmt: skip
+    aging = reconciliation.receivables_aging(ctx, actor, date(2026, 6, 20))
+    for row in aging["totals"]:
+        say(f"  receivables aging on 2026-06-20 ({row['currency']}): current {row['current']}, 1-30 {row['1_30']}, "
+            f"31-60 {row['31_60']}, 61-90 {row['61_90']}, 90+ {row['over_90']}")  # fmt: skip
+
+
+def _statement(ctx: ServiceContext, actor: Any, ids: dict[str, str], message_id: str) -> bytes:
+    """The tenant's bank statement for March to June as CAMT.053: transfers for the invoices of the customers
+    paying by hand (one without a reference, one paying two invoices at once), the direct-debit batch,
+    money nobody can place, and the rent going out."""
+    entries: list[tuple[str, str, str, str, str]] = []  # date, signed amount, reference, name, IBAN
+    for name, iban in (
+        ("Hafen Hotels", "DE75512108001245126199"),
+        ("Insel Immobilien", "NL91ABNA0417164300"),
+    ):
+        invoices = sorted(invoicing.list_invoices(ctx, actor, limit=100, cursor=None, customer_id=ids[name]).items,
+                          key=lambda i: i.number or "")  # fmt: skip
+        open_ = [i for i in invoices if i.number and i.amount_remaining.amount > 0]
+        if name == "Hafen Hotels":  # pays each invoice, naming it
+            for inv in open_:
+                assert inv.due_date is not None
+                entries.append((inv.due_date.isoformat(), inv.amount_remaining.amount_text(),
+                                f"Rechnung {inv.number}", "Hafen Hotels GmbH", iban))  # fmt: skip
+        else:  # one transfer for the first two, no reference at all for the third
+            both = sum((i.amount_remaining for i in open_[1:2]), open_[0].amount_remaining)
+            entries.append(("2026-04-20", both.amount_text(), " ".join(i.number or "" for i in open_[:2]),
+                            "Insel Immobilien AG", iban))  # fmt: skip
+            if len(open_) > 2:
+                entries.append(("2026-05-25", open_[2].amount_remaining.amount_text(), "Miete Mai?",
+                                "Insel Immobilien AG", iban))  # fmt: skip
+    pending = [p for p in payments.list_payments(ctx, actor, customer_id=ids["Gipfel Games"], status="pending",
+                                                 limit=10, cursor=None).items]  # fmt: skip
+    total = sum((p.amount for p in pending[1:]), pending[0].amount) if pending else None
+    if total is not None:
+        entries.append(
+            ("2026-05-06", total.amount_text(), f"SEPA-LASTSCHRIFT {message_id}", "Nordlicht Software", "")
+        )
+    entries.append(("2026-05-12", "250.00", "Danke!", "Unbekannt", "FR7630006000011234567890189"))
+    entries.append(
+        (
+            "2026-06-01",
+            "-2400.00",
+            "Miete Juni Torstraße",
+            "Torstraße Immobilien KG",
+            "DE44500105175407324931",
+        )
+    )
+    return _camt053(entries)
+
+
+def _camt053(entries: list[tuple[str, str, str, str, str]]) -> bytes:
+    from xml.sax.saxutils import escape
+
+    rows = []
+    for n, (day, amount, reference, name, iban) in enumerate(entries, 1):
+        credit = not amount.startswith("-")
+        party = "Dbtr" if credit else "Cdtr"
+        account = f"<{party}Acct><Id><IBAN>{iban}</IBAN></Id></{party}Acct>" if iban else ""
+        rows.append(
+            f"<Ntry><Amt Ccy=\"EUR\">{amount.lstrip('-')}</Amt><CdtDbtInd>{'CRDT' if credit else 'DBIT'}</CdtDbtInd>"
+            f"<Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+            f"<AcctSvcrRef>NLDEMO{n:05d}</AcctSvcrRef><BkTxCd/><NtryDtls><TxDtls><RltdPties><{party}><Nm>{escape(name)}"
+            f"</Nm></{party}>{account}</RltdPties><RmtInf><Ustrd>{escape(reference)}</Ustrd></RmtInf></TxDtls>"
+            f"</NtryDtls></Ntry>"
+        )  # fmt: skip
+    body = "".join(rows)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        "<BkToCstmrStmt><GrpHdr><MsgId>NLDEMO-2026-06</MsgId><CreDtTm>2026-06-20T08:00:00</CreDtTm></GrpHdr>"
+        "<Stmt><Id>NLDEMO-2026-06</Id><CreDtTm>2026-06-20T08:00:00</CreDtTm><Acct><Id><IBAN>DE89370400440532013000"
+        "</IBAN></Id><Ccy>EUR</Ccy></Acct>" + body + "</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
 
 
 def _bill(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:

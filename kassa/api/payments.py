@@ -122,9 +122,7 @@ class PaymentCreate(Input):
 
 
 class RefundCreate(Input):
-    amount: Amount | None = Field(
-        None, description="Default: all the customer's credit balance this payment covers."
-    )
+    amount: Amount = Field(description="At most the customer's credit balance and what the payment has left.")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
 
 

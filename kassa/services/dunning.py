@@ -44,9 +44,15 @@ STEP_JOB = "dunning.step"
 LATE_FEE_JOB = "dunning.late_fee"
 
 
-def policy_of(uow: UnitOfWork, tenant_id: str) -> DunningPolicy:
+# Until a tenant saves a policy, the default's retries and notices run but not its actions on the account:
+# suspending, canceling and writing off are the tenant's choice, never a default nobody chose.
+_NOTICES = frozenset({DunningAction.REMINDER, DunningAction.SUSPENSION_NOTICE})
+
+
+def policy_of(uow: UnitOfWork, tenant_id: str) -> tuple[DunningPolicy, bool]:
+    """The tenant's default policy, and whether the tenant chose it (saved it) rather than kassa's default."""
     row = uow.dunning_policies.default(tenant_id)
-    return default_policy() if row is None else parse_policy(row.doc, policy_id=row.id)
+    return (default_policy(), False) if row is None else (parse_policy(row.doc, policy_id=row.id), True)
 
 
 # ---- retries -------------------------------------------------------------------------------------------
@@ -60,7 +66,7 @@ def _on_failed(ctx: ServiceContext, uow: UnitOfWork, payment: Payment, now: date
         (p.created_at for p in attempts if p.status is PaymentStatus.FAILED), default=payment.created_at
     )
     customer = uow.customers.get(payment.tenant_id, payment.customer_id)
-    at = next_retry_at(policy_of(uow, payment.tenant_id), attempts=payment.attempt, decline_code=payment.decline_code,
+    at = next_retry_at(policy_of(uow, payment.tenant_id)[0], attempts=payment.attempt, decline_code=payment.decline_code,
                        first_failed_at=first, time_zone=customer.time_zone)  # fmt: skip
     if at is None:
         return
@@ -91,8 +97,10 @@ def _on_method_updated(
 def _on_open(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now: datetime) -> None:
     assert invoice.due_date is not None
     payer = uow.customers.get(invoice.tenant_id, invoice.customer_id)
-    policy = policy_of(uow, invoice.tenant_id)
+    policy, chosen = policy_of(uow, invoice.tenant_id)
     for i, step in enumerate(policy.steps):
+        if not chosen and step.action not in _NOTICES:
+            continue
         at = bill_instant(step_date(invoice.due_date, step), payer)
         jobs.schedule(ctx, uow, invoice.tenant_id, STEP_JOB, max(at, now), dedupe_key=f"{invoice.id}:{i}",
                       customer_id=invoice.customer_id,

@@ -26,6 +26,7 @@ from kassa.core.periods import local_day
 from kassa.core.reconciliation import ExpectedCredit, ExpectedKind
 from kassa.services import audit, payments
 from kassa.services.context import ServiceContext
+from kassa.services.customers import now_for
 from kassa.services.ledger import post
 from kassa.store.uow import UnitOfWork
 
@@ -48,7 +49,12 @@ def export_batch(ctx: ServiceContext, actor: Actor, body: dict[str, Any]) -> tup
         if s.bank is None or not s.sepa_creditor_id:
             raise DomainError("sepa_not_configured", "Set the tenant's bank (IBAN) and sepa_creditor_id first.",
                               "sepa_creditor_id")  # fmt: skip
-        now = ctx.clock.now()
+        debits = [p for p in _pending(uow, actor.tenant_id) if p.reference is None]
+        # the file is made at the debits' own present: a test clock's, when they all run on one
+        nows = {
+            now_for(ctx, uow, uow.customers.get(actor.tenant_id, c)) for c in {p.customer_id for p in debits}
+        }
+        now = nows.pop() if len(nows) == 1 else ctx.clock.now()
         today = local_day(now, s.time_zone)
         collection = body.get("collection_date")
         try:
@@ -57,7 +63,6 @@ def export_batch(ctx: ServiceContext, actor: Actor, body: dict[str, Any]) -> tup
             raise DomainError(
                 "invalid_date", "collection_date is a date (YYYY-MM-DD).", "collection_date"
             ) from None
-        debits = [p for p in _pending(uow, actor.tenant_id) if p.reference is None]
         if not debits:
             raise DomainError("nothing_to_collect", "No pending direct debit waits for a file.")
         message_id = ctx.new_id("sdd")[:30]

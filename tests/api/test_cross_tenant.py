@@ -5,6 +5,7 @@ the walk fails if it meets a path parameter or a request body it does not know h
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from kassa.api import coupons as coupons_api
 from kassa.api import invoices as invoices_api
+from kassa.api import payments as payments_api
 from kassa.api import subscriptions as subscriptions_api
 from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
 from kassa.api.api_keys import ApiKeyRotate
@@ -49,7 +51,16 @@ PARAMETERS = {
     "invoice_id": ("invoice", "invoice_not_found"),
     "credit_note_id": ("credit_note", "credit_note_not_found"),
     "coupon_id": ("coupon", "coupon_not_found"),
+    "payment_id": ("payment", "payment_not_found"),
+    "method_id": ("payment_method", "payment_method_not_found"),
+    "statement_id": ("bank_statement", "bank_statement_not_found"),
+    "line_id": ("statement_line", "statement_line_not_found"),
 }
+
+# Routes whose path parameter is not another tenant's object: a gateway signs its webhooks for a tenant id
+# (no API key; a bad signature answers 400 whoever the tenant is), and a dunning policy id is the tenant's own
+# name for an upsert (A's PUT /v1/dunning_policies/default writes A's policy; the snapshot shows B's unchanged).
+NOT_OBJECT_ROUTES = {"/v1/gateways/{gateway}/webhooks/{tenant_id}", "/v1/dunning_policies/{policy_id}"}
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
 BODIES: dict[type[BaseModel], dict[str, Any]] = {
@@ -69,6 +80,10 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
     invoices_api.OneOffChargeCreate: {"description": "Taken by A", "unit_price": "1.00"},
     coupons_api.RedemptionCreate: {"coupon": "A-COUPON"},
     coupons_api.CreditGrantCreate: {"amount": "5.00", "description": "Taken by A"},
+    payments_api.PaymentMethodCreate: {"type": "cash"},
+    payments_api.PaymentMethodUpdate: {"set_default": True},
+    payments_api.RefundCreate: {"amount": "1.00"},
+    payments_api.LineResolve: {"action": "ignore"},
 }
 
 
@@ -184,6 +199,16 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                                                       "percent_off": "10", "duration": "once"}, headers=hb), 201)  # fmt: skip
         a_coupon = _ok(client.post("/v1/coupons", json={"code": "A-COUPON", "name": "A coupon", "type": "percent",
                                              "percent_off": "10", "duration": "once"}, headers=a.headers), 201)  # fmt: skip
+        method = _ok(client.post(f"/v1/customers/{parent['id']}/payment_methods",
+                                 json={"type": "card", "token": "tok_sandbox_success", "last4": "4242"}, headers=hb), 201)  # fmt: skip
+        payment = _ok(client.post("/v1/payments", json={"customer_id": parent["id"], "amount": "5.00",
+                                                        "reference": "B Secret Remittance"}, headers=hb), 201)  # fmt: skip
+        csv_file = b"date,amount,label\n2026-01-02,12.34,B Secret Transfer\n"
+        statement = _ok(client.post("/v1/bank_statements", json={
+            "content": base64.b64encode(csv_file).decode(), "format": "csv",
+            "csv_mapping": {"date": "date", "amount": "amount", "reference": "label", "currency": "EUR",
+                            "date_format": "%Y-%m-%d"}}, headers=hb), 201)  # fmt: skip
+        line = _ok(client.get("/v1/statement_lines", params={"statement_id": statement["id"]}, headers=hb))["data"][0]
         user = _ok(
             client.post(
                 "/v1/users",
@@ -227,6 +252,10 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "invoice": invoice["id"],
                 "credit_note": note["id"],
                 "coupon": coupon["id"],
+                "payment": payment["id"],
+                "payment_method": method["id"],
+                "bank_statement": statement["id"],
+                "statement_line": line["id"],
             },
             b_extra_key=extra_key["key"],
             b_secrets=[
@@ -245,6 +274,8 @@ def world(ctx: ServiceContext) -> Iterator[World]:
                 "B Secret Metric",
                 "B Secret Consulting",
                 "B Secret Coupon",
+                "B Secret Remittance",
+                "B Secret Transfer",
             ],
             a_customer=a_customer["id"],
             a_coupon=a_coupon["id"],
@@ -285,6 +316,13 @@ def snapshot(w: World) -> dict[str, Any]:
         "credit_balance": f"/v1/customers/{ids['customer']}/credit_balance?limit=100",
         "ledger": "/v1/ledger/balances",
         "entries": "/v1/ledger/entries?limit=100",
+        "payment": f"/v1/payments/{ids['payment']}",
+        "payments": "/v1/payments?limit=100",
+        "payment_methods": f"/v1/customers/{ids['customer']}/payment_methods",
+        "statement": f"/v1/bank_statements/{ids['bank_statement']}",
+        "lines": "/v1/statement_lines?limit=100",
+        "dunning_policies": "/v1/dunning_policies",
+        "aging": "/v1/reports/receivables_aging?on=2026-06-01",
     }
     seen = {name: _ok(c.get(path, headers=hb)) for name, path in reads.items()}
     for key in seen["keys"]["data"]:
@@ -336,7 +374,7 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
     app = w.client.app
     walked: set[tuple[str, str]] = set()
     for op in api_operations(app):
-        if not op.path.startswith("/v1/") or not op.params:
+        if not op.path.startswith("/v1/") or not op.params or op.path in NOT_OBJECT_ROUTES:
             continue
         body = _body(op)
         # with an Idempotency-Key a POST goes through the idempotency layer, which authenticates on its own

@@ -53,7 +53,8 @@ class _Node:
 
     def all(self, name: str) -> list[_Node]:
         found = [child for child in self.element if _local(child.tag) == name]
-        return [_Node(child, f"{self.path}/{name}[{i}]") for i, child in enumerate(found, 1)]
+        prefix = f"{self.path}/" if self.path else ""
+        return [_Node(child, f"{prefix}{name}[{i}]") for i, child in enumerate(found, 1)]
 
     def first(self, *names: str) -> _Node | None:
         node: _Node | None = self
@@ -90,10 +91,10 @@ def parse(content: bytes, mapping: CsvMapping | None = None) -> tuple[BankStatem
         name = _local(body.tag) if body is not None else ""
         kind = _OTHER_MESSAGES.get(name, f"a {name[:40] or 'empty'} message")
         raise BankFileError(f"This is {kind}, not a camt.053 statement (BkToCstmrStmt).", "Document")
-    statements = _Node(body, "BkToCstmrStmt").all("Stmt")
+    statements = _Node(body, "").all("Stmt")  # paths start at the statement: "Stmt[1]/Ntry[3]/Amt"
     if not statements:
         raise BankFileError("The file holds no statement (Stmt).", "BkToCstmrStmt")
-    return tuple(_statement(_Node(stmt.element, stmt.path.rsplit("/", 1)[-1])) for stmt in statements)
+    return tuple(_statement(stmt) for stmt in statements)
 
 
 def _root(content: bytes) -> Element:
@@ -115,7 +116,8 @@ def _root(content: bytes) -> Element:
 
 
 def _statement(stmt: _Node) -> BankStatement:
-    account = iban_or_none(stmt.text("Acct", "Id", "IBAN")) or stmt.text("Acct", "Id", "Othr", "Id")
+    iban = stmt.text("Acct", "Id", "IBAN")
+    account = iban_or_none(iban) or iban or stmt.text("Acct", "Id", "Othr", "Id")
     currency = _currency(stmt)
     balances: dict[str, tuple[Money, date]] = {}
     for balance in stmt.all("Bal"):

@@ -119,6 +119,10 @@ def _line(
     def cell(field: str) -> str | None:
         return clean_text(row[columns[field]]) if field in columns else None
 
+    def raw(field: str) -> str | None:
+        # Amounts are not whitespace-normalized: a no-break space may be the thousands separator.
+        return (row[columns[field]].strip() or None) if field in columns else None
+
     if "currency_column" in columns:
         code = cell("currency_column")
         if code is None:
@@ -134,7 +138,7 @@ def _line(
     line = StatementLine(
         booked_on=_day(booked, mapping.date_format, f"row {number}.date"),
         value_on=_day(value_day, mapping.date_format, f"row {number}.value_date") if value_day else None,
-        amount=_amount(cell, mapping, currency, number),
+        amount=_amount(raw, mapping, currency, number),
         reference=cell("reference"),
         counterparty_name=cell("counterparty_name"),
         counterparty_iban=iban_or_none(cell("counterparty_iban")),
@@ -162,7 +166,7 @@ def _amount(read: Callable[[str], str | None], mapping: CsvMapping, currency: st
         money = _number(text, mapping, currency, where)
         if mapping.indicator is None:
             return money
-        mark = (read("indicator") or "").upper()
+        mark = (clean_text(read("indicator")) or "").upper()
         if mark in {m.strip().upper() for m in mapping.credit_marks}:
             return abs(money)
         if mark in {m.strip().upper() for m in mapping.debit_marks}:

@@ -72,6 +72,7 @@ def _xml(content: bytes) -> Element:
 
 
 def _sgml(content: bytes) -> Element:
+    content = content.removeprefix(codecs.BOM_UTF8)
     body_at = content.find(b"<")
     if body_at < 0:
         raise BankFileError("No OFX body: the file has no <OFX> element.", None)
@@ -137,8 +138,10 @@ def _sgml_tree(text: str, first_line: int) -> Element:
             if stack[-1].text is not None and not (token.group("close") and stack[-1].tag == name):
                 stack.pop()  # a leaf left open ends at the next tag
             if token.group("close"):
-                if len(stack) == 1 or stack[-1].tag != name:
+                if len(stack) == 1:
                     raise BankFileError(f"</{name}> closes nothing open here.", where)
+                if stack[-1].tag != name:
+                    raise BankFileError(f"</{name}> while <{stack[-1].tag}> is open.", where)
                 stack.pop()
             else:
                 stack.append(SubElement(stack[-1], name))

@@ -1,0 +1,43 @@
+"""Issue 7: the collection cycle on a test clock, smoke level (the worked examples are in test_collections_examples)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kassa.core.audit import Actor
+from kassa.core.invoicing import InvoiceStatus
+from kassa.services import customers, invoicing, ledger, payments, test_clocks
+from kassa.services.context import ServiceContext
+
+
+def _invoice(ctx: ServiceContext, actor: Actor, token: str, terms: int = 0) -> tuple[str, str, str]:
+    clock = test_clocks.create_test_clock(ctx, actor, name="t", frozen_time=datetime(2026, 3, 2, 8, tzinfo=UTC))
+    cid = customers.create_customer(ctx, actor, {"external_id": "c1", "name": "Acme", "currency": "EUR",
+                                                 "time_zone": "Europe/Amsterdam", "test_clock_id": clock.id,
+                                                 "payment_terms_days": terms}).id  # fmt: skip
+    payments.add_payment_method(ctx, actor, cid, {"type": "card", "token": token, "last4": "4242"})
+    inv = invoicing.create_invoice(ctx, actor, {"customer_id": cid, "lines": [
+        {"description": "Consulting", "quantity": "1", "unit_price": "100.00"}]})  # fmt: skip
+    invoicing.finalize_invoice(ctx, actor, inv.id)
+    return clock.id, cid, inv.id
+
+
+def test_a_card_that_succeeds_pays_the_invoice_on_its_due_date(ctx: ServiceContext, actor: Actor) -> None:
+    clock_id, cid, inv_id = _invoice(ctx, actor, "tok_sandbox_success")
+    test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 3, 2, 9, tzinfo=UTC))
+    inv = invoicing.get_invoice(ctx, actor, inv_id)
+    assert inv.status is InvoiceStatus.PAID
+    found = payments.list_payments(ctx, actor, customer_id=cid, status=None, limit=10, cursor=None).items
+    assert [(p.status.value, p.amount.amount_text(), p.attempt) for p in found] == [("succeeded", "100.00", 1)]
+    balances = {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor)}
+    assert balances["1100"] == "0.00" and balances["1050"] == "100.00"
+
+
+def test_insufficient_funds_then_success_on_the_third_retry(ctx: ServiceContext, actor: Actor) -> None:
+    clock_id, cid, inv_id = _invoice(ctx, actor, "tok_sandbox_insufficient_then_success_4")
+    test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 5, 1, 9, tzinfo=UTC))
+    found = payments.list_payments(ctx, actor, customer_id=cid, status=None, limit=10, cursor=None).items
+    rows = sorted((p.attempt, p.status.value, p.decline_code.value if p.decline_code else None,
+                   p.created_at.isoformat()) for p in found)  # fmt: skip
+    assert rows[-1][:2] == (4, "succeeded"), rows
+    assert invoicing.get_invoice(ctx, actor, inv_id).status is InvoiceStatus.PAID
