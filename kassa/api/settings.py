@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
@@ -33,6 +33,31 @@ class NumberingModel(Input):
     digits: Annotated[int, Field(ge=3, le=12)] = 5
 
 
+Decimal = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,7}(\.[0-9]{1,6})?$"), Field(strict=True)]
+
+
+class LateFeeModel(Input):
+    fixed: Decimal | None = Field(None, description="In the invoice's currency.")
+    percent: Decimal | None = Field(None, description="Of what is still owed when the grace ends.")
+    annual_interest_percent: Decimal | None = Field(
+        None, description="Per day late (actual/365), charged when paid."
+    )
+    grace_days: Annotated[int, Field(ge=0, le=365)] | None = None
+
+
+class EarlyDiscountModel(Input):
+    percent: Decimal
+    within_days: Annotated[int, Field(ge=0, le=365)]
+
+
+class RouteModel(Input):
+    gateway: Literal["sandbox", "stripe"]
+    currencies: Annotated[list[CurrencyCode], Field(max_length=200)] = []
+    countries: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]], Field(max_length=250)
+    ] = []
+
+
 class SettingsUpdate(Input):
     legal_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     address: AddressModel | None = None
@@ -56,6 +81,14 @@ class SettingsUpdate(Input):
     )
     in_advance_usage_billing: Literal["next_invoice", "immediate"] | None = None
     reporting_currency: CurrencyCode | None = None
+    late_fee: LateFeeModel | None = Field(
+        None, description="Charged on the next invoice (docs/payments.md); null: none."
+    )
+    early_payment_discount: EarlyDiscountModel | None = Field(None, description="null: none.")
+    gateway_routes: Annotated[list[RouteModel], Field(max_length=50)] | None = Field(
+        None, description="Which gateway takes a new card or wallet, by currency and country; first match.")  # fmt: skip
+    sepa_creditor_id: Annotated[str, StringConstraints(min_length=8, max_length=40)] | None = Field(
+        None, description="SEPA creditor identifier, for direct debits collected by file.")  # fmt: skip
     webhook_allowed_networks: (
         Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(max_length=20)] | None
     ) = Field(
@@ -95,6 +128,10 @@ class SettingsOut(BaseModel):
     reporting_currency: str
     webhook_allowed_networks: list[str]
     invoice_template: str | None
+    late_fee: dict[str, Any] | None
+    early_payment_discount: dict[str, Any] | None
+    gateway_routes: list[dict[str, Any]]
+    sepa_creditor_id: str | None
 
     @classmethod
     def of(cls, s: TenantSettings) -> SettingsOut:
@@ -104,7 +141,16 @@ class SettingsOut(BaseModel):
 
 
 # Fields whose null means "none" (cleared) rather than "leave as is".
-NULLABLE = {"legal_name", "address", "bank", "reporting_currency", "invoice_template"}
+NULLABLE = {
+    "legal_name",
+    "address",
+    "bank",
+    "reporting_currency",
+    "invoice_template",
+    "late_fee",
+    "early_payment_discount",
+    "sepa_creditor_id",
+}
 
 
 @router.get("", response_model=SettingsOut)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from kassa.core.errors import DomainError
@@ -41,7 +41,10 @@ class LateFee:
     def interest(self, overdue: Money, due_date: date, paid_on: date, mode: RoundingMode) -> Money:
         """Interest on `overdue` for the days from the due date to the day it was paid."""
         days = max((paid_on - due_date).days, 0)
-        return (overdue * (self.annual_interest_percent * days / (100 * 365))).round(mode)
+        with localcontext() as exact:
+            exact.prec = 60  # one division, rounded once: a tie stays a tie
+            value = overdue.amount * self.annual_interest_percent * days / Decimal(36500)
+        return Money.rounded(value, overdue.currency, mode)
 
     def to_json(self) -> dict[str, Any]:
         return {"fixed": _text(self.fixed), "percent": _text(self.percent),
@@ -116,7 +119,8 @@ def _days(value: Any, path: str) -> int:
 def parse_late_fee(doc: Any, path: str = "late_fee") -> LateFee | None:
     if doc is None:
         return None
-    doc = _fields(doc, path, {"fixed", "percent", "annual_interest_percent", "grace_days"})
+    doc = {k: v for k, v in _fields(doc, path, {"fixed", "percent", "annual_interest_percent", "grace_days"}).items()
+           if v is not None}  # fmt: skip
     fee = LateFee(
         fixed=_decimal(doc.get("fixed", "0"), f"{path}.fixed", Decimal(1_000_000)),
         percent=_decimal(doc.get("percent", "0"), f"{path}.percent", Decimal(100)),

@@ -193,7 +193,7 @@ def _on_paid(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now: dateti
             invoicing.issue_credit_note(
                 ctx, uow, tenant, full, requests, reason=CreditReason.EARLY_PAYMENT_DISCOUNT,
                 target=CreditTarget.CREDIT_BALANCE, memo=f"{early.percent} % for paying within {early.within_days} days",
-                now=now, automatic=True, actor=system_actor(tenant.id, "payment_terms"))  # fmt: skip
+                now=now, automatic=False, actor=system_actor(tenant.id, "payment_terms"))  # fmt: skip
     overdue = [i for i in uow.invoices.open_of_customer(invoice.tenant_id, invoice.customer_id)
                if i.status is InvoiceStatus.OPEN and i.due_date is not None and i.due_date < paid_on]  # fmt: skip
     if not overdue:

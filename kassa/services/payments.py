@@ -463,7 +463,11 @@ def pay_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Payment:
 # ---- applying money to invoices ------------------------------------------------------------------------
 
 
-def _cash_role(payment: Payment) -> Role:
+def _cash_role(payment: Payment, *, leaving: bool = False) -> Role:
+    """Where a payment's money is: a gateway holds it until its payout (refunds and chargebacks are netted
+    there); a SEPA debit's is in the bank once the batch was credited, so money leaving it leaves cash."""
+    if payment.gateway == "sepa" and leaving:
+        return Role.CASH
     return Role.PAYMENTS_IN_TRANSIT if payment.gateway else Role.CASH
 
 
@@ -672,7 +676,7 @@ def refund_in(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, payment: Payme
     post(uow, ledger.role_entry(
         uow.ledger.chart(payment.tenant_id), tenant_id=payment.tenant_id, id=ctx.new_id("je"), posted_at=now,
         source_type=SourceType.REFUND, source_id=refund.id, description=f"Refund of payment {payment.id}",
-        currency=amount.currency, amounts=[(Role.CUSTOMER_CREDIT, amount), (_cash_role(payment), -amount)]))  # fmt: skip
+        currency=amount.currency, amounts=[(Role.CUSTOMER_CREDIT, amount), (_cash_role(payment, leaving=True), -amount)]))  # fmt: skip
     audit.changed(ctx, uow, actor, EventType.PAYMENT_REFUNDED, object_type="payment", object_id=payment.id,
                   before=payment.to_json(), after=after.to_json(), at=now, customer_id=payment.customer_id,
                   data={"payment": after.to_json(), "refund": refund.to_json()})  # fmt: skip
@@ -810,7 +814,7 @@ def chargeback_opened(ctx: ServiceContext, uow: UnitOfWork, payment: Payment, ev
         uow.ledger.chart(payment.tenant_id), tenant_id=payment.tenant_id, id=ctx.new_id("je"), posted_at=now,
         source_type=SourceType.CHARGEBACK, source_id=cb.id, description=f"Chargeback on payment {payment.id}",
         currency=cur, amounts=[(Role.ACCOUNTS_RECEIVABLE, reopened), (Role.CUSTOMER_CREDIT, from_balance),
-                               (Role.PAYMENT_FEES, fee), (_cash_role(payment), -(amount + fee))]))  # fmt: skip
+                               (Role.PAYMENT_FEES, fee), (_cash_role(payment, leaving=True), -(amount + fee))]))  # fmt: skip
     audit.changed(ctx, uow, system_actor(payment.tenant_id, "collections"), EventType.CHARGEBACK_OPENED,
                   object_type="chargeback", object_id=cb.id, before=None, after=cb.to_json(), at=now,
                   customer_id=cb.customer_id)  # fmt: skip
@@ -868,7 +872,7 @@ def _chargeback_closed(ctx: ServiceContext, uow: UnitOfWork, payment: Payment, e
         post(uow, ledger.role_entry(
             uow.ledger.chart(payment.tenant_id), tenant_id=payment.tenant_id, id=ctx.new_id("je"), posted_at=now,
             source_type=SourceType.CHARGEBACK, source_id=cb.id, description=f"Chargeback won on payment {payment.id}",
-            currency=cb.amount.currency, amounts=[(_cash_role(payment), cb.amount), (Role.ACCOUNTS_RECEIVABLE, -applied),
+            currency=cb.amount.currency, amounts=[(_cash_role(payment, leaving=True), cb.amount), (Role.ACCOUNTS_RECEIVABLE, -applied),
                                                   (Role.CUSTOMER_CREDIT, -rest)]))  # fmt: skip
     audit.changed(ctx, uow, actor, EventType.CHARGEBACK_CLOSED, object_type="chargeback", object_id=cb.id,
                   before=cb.to_json(), after=closed.to_json(), at=now, customer_id=cb.customer_id)  # fmt: skip

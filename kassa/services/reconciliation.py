@@ -157,7 +157,7 @@ def _apply_line(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, stored: Stor
         if customer.currency != line.amount.currency:
             raise DomainError("currency_mismatch", f"The customer pays in {customer.currency}, the line is in "
                               f"{line.amount.currency}.", "customer_id")  # fmt: skip
-        payment = payments.record_in(ctx, uow, actor, body, allocations=allocations or None,
+        payment = payments.record_in(ctx, uow, actor, body, allocations=allocations,
                                      key=f"statement:{stored.account}:{line.key}")  # fmt: skip
         payment_id = payment.id
     else:
@@ -222,9 +222,17 @@ def resolve_line(ctx: ServiceContext, actor: Actor, line_id: str, body: Mapping[
                     "invalid_invoice_ids", "invoice_ids is a list of invoice ids.", "invoice_ids"
                 )
             allocations = None
-            if customer_id is None and payout_id is None and invoice_ids is None:  # confirm the suggestion
+            if (
+                customer_id is None and payout_id is None and invoice_ids is None
+            ):  # confirm the suggestion as made
                 customer_id, payout_id = suggestion.get("customer_id"), suggestion.get("expected_id")
-                invoice_ids = [a["invoice_id"] for a in suggestion.get("allocations", [])]
+                allocations = tuple(
+                    Allocation(invoice_id=a["invoice_id"], amount=Money.parse(a["paid"]["amount"], a["paid"]["currency"]))
+                    for a in suggestion.get("allocations", [])
+                )  # fmt: skip
+                if customer_id is not None and not _still_owed(uow, actor.tenant_id, allocations):
+                    raise Conflict("suggestion_outdated", "The invoices suggested were paid meanwhile: say which "
+                                   "invoices this line pays (invoice_ids).")  # fmt: skip
             if customer_id is None and invoice_ids:
                 customer_id = uow.invoices.get(actor.tenant_id, invoice_ids[0]).customer_id
             resolved = _apply_line(ctx, uow, actor, stored, customer_id=customer_id, allocations=allocations,
@@ -233,6 +241,14 @@ def resolve_line(ctx: ServiceContext, actor: Actor, line_id: str, body: Mapping[
                       object_id=stored.id, before=before, after=resolved.to_json(), at=now)  # fmt: skip
         uow.commit()
     return resolved
+
+
+def _still_owed(uow: UnitOfWork, tenant_id: str, allocations: tuple[Allocation, ...]) -> bool:
+    for a in allocations:
+        invoice = uow.invoices.get(tenant_id, a.invoice_id)
+        if invoice.amount_remaining < a.amount:
+            return False
+    return True
 
 
 def list_statements(

@@ -247,7 +247,8 @@ class Invoices:
         query = (
             sa.select(invoice_lines, ic.status)
             .join(invoices, sa.and_(ic.tenant_id == lc.tenant_id, ic.id == lc.invoice_id))
-            .where(lc.tenant_id == tenant_id, lc.customer_id == customer_id)
+            # lines written by hand are no bill run's to recompute: no key of theirs is ever "should bill"
+            .where(lc.tenant_id == tenant_id, lc.customer_id == customer_id, lc.kind != LineKind.MANUAL.value)
         )
         if excluding is not None:
             query = query.where(lc.invoice_id != excluding)

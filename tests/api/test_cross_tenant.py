@@ -61,6 +61,8 @@ PARAMETERS = {
 # (no API key; a bad signature answers 400 whoever the tenant is), and a dunning policy id is the tenant's own
 # name for an upsert (A's PUT /v1/dunning_policies/default writes A's policy; the snapshot shows B's unchanged).
 NOT_OBJECT_ROUTES = {"/v1/gateways/{gateway}/webhooks/{tenant_id}", "/v1/dunning_policies/{policy_id}"}
+NOT_OBJECT_ROUTES_DOCUMENTED = {("POST", "/v1/gateways/{gateway}/webhooks/{tenant_id}"),
+                                ("PUT", "/v1/dunning_policies/{policy_id}")}  # fmt: skip
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
 BODIES: dict[type[BaseModel], dict[str, Any]] = {
@@ -208,7 +210,9 @@ def world(ctx: ServiceContext) -> Iterator[World]:
             "content": base64.b64encode(csv_file).decode(), "format": "csv",
             "csv_mapping": {"date": "date", "amount": "amount", "reference": "label", "currency": "EUR",
                             "date_format": "%Y-%m-%d"}}, headers=hb), 201)  # fmt: skip
-        line = _ok(client.get("/v1/statement_lines", params={"statement_id": statement["id"]}, headers=hb))["data"][0]
+        line = _ok(client.get("/v1/statement_lines", params={"statement_id": statement["id"]}, headers=hb))[
+            "data"
+        ][0]
         user = _ok(
             client.post(
                 "/v1/users",
@@ -409,7 +413,7 @@ def test_every_route_with_a_path_parameter_answers_404_for_another_tenants_objec
         if "{" in path
         for method in item
     }
-    assert documented <= walked  # a route left out of the schema is walked too
+    assert documented - NOT_OBJECT_ROUTES_DOCUMENTED <= walked  # a route left out of the schema is walked too
     assert len(walked) >= 17
     assert snapshot(w) == before
     # the key the walk tried to revoke and rotate still works

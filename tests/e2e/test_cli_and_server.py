@@ -67,7 +67,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
     ).stdout  # fmt: skip
     lines = out.splitlines()
-    assert lines[0] == f"database ready at schema 0004: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert lines[0] == f"database ready at schema 0005: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
     assert sum(line.startswith("customer cus_") for line in lines) == 5
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
     assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)
@@ -97,17 +97,30 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     # issue 6: each bill date of the simulated months is one invoice: 10 % off the first three (a promotion
     # code), the upgrade's proration credit a credit note against February's, the goodwill credit applied
     invoiced = [line.strip() for line in lines if line.startswith("    NL-2026-")]
+    # issue 7: the customer pays by card, each invoice charged when it is finalized (due on receipt); so the
+    # upgrade's proration credit, against an invoice already paid, goes to the credit balance and pays March's
     assert invoiced == [
-        "NL-2026-00001 2026-01-15 open: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
-        "NL-2026-00002 2026-02-15 open: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
-        "NL-2026-00003 2026-02-20 open: net 392.07 EUR, VAT 74.49 EUR, total 466.56 EUR, credit applied 50.00 EUR, due 416.56 EUR",
-        "NL-2026-00004 2026-03-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
-        "NL-2026-00005 2026-04-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
-        "NL-2026-00006 2026-05-15 open: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+        "NL-2026-00001 2026-01-15 paid: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
+        "NL-2026-00002 2026-02-15 paid: net 63.00 EUR, VAT 11.97 EUR, total 74.97 EUR, credit applied 0.00 EUR, due 74.97 EUR",
+        "NL-2026-00003 2026-02-20 paid: net 392.07 EUR, VAT 74.49 EUR, total 466.56 EUR, credit applied 111.58 EUR, due 354.98 EUR",
+        "NL-2026-00004 2026-03-15 paid: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+        "NL-2026-00005 2026-04-15 paid: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
+        "NL-2026-00006 2026-05-15 paid: net 226.00 EUR, VAT 42.94 EUR, total 268.94 EUR, credit applied 0.00 EUR, due 268.94 EUR",
     ]  # fmt: skip
     assert [line.strip() for line in lines if line.startswith("    CN-")] == [
-        "CN-2026-00001 against NL-2026-00002 (billing_correction): total 61.58 EUR, 61.58 EUR off what is due"
+        "CN-2026-00001 against NL-2026-00002 (billing_correction): total 61.58 EUR, 0.00 EUR off what is due"
     ]
+    # issue 7: ten customers paying four months by cards (declines, 3-D Secure), a wallet, SEPA by file and
+    # transfers; the bank statement reconciled (the transfer without a reference and the unknown payer queued,
+    # the rent ignored), and the same file a second time changes nothing
+    assert any(line.startswith("  SEPA batch sdd_") and ": 3 direct debits as pain.008 (" in line for line in lines)
+    assert any(line.startswith("  bank statement bst_") and line.endswith(
+        ": 9 lines, 6 applied, 1 ignored, 1 review, 1 unmatched") for line in lines)  # fmt: skip
+    assert "  the same file again: recognized, nothing changed" in lines
+    assert "  55 payments: 27 succeeded, 26 declined (generic_decline, insufficient_funds, stolen_card)" in lines
+    assert "  dunning: 10 invoices entered dunning, 4 recovered by a retry" in lines
+    assert ("  receivables aging on 2026-06-20 (EUR): current 0.00, 1-30 71.64, 31-60 10.00, 61-90 105.20, "
+            "90+ 171.84") in lines  # fmt: skip
     pdfs = sorted((tmp_path / "demo" / "invoices").glob("*.pdf"))
     assert [p.name for p in pdfs] == [f"NL-2026-0000{n}.pdf" for n in range(1, 7)]
     assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)

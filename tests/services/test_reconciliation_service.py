@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 import pytest
 import sqlalchemy as sa
 
+from kassa.adapters.payments.sandbox import SandboxGateway
 from kassa.core.audit import Actor
 from kassa.core.errors import Conflict, DomainError
 from kassa.core.invoicing import Invoice, InvoiceStatus
@@ -158,9 +159,9 @@ def _lines(ctx: ServiceContext, actor: Actor, status: str | None = None, stateme
 
 
 def _payments(ctx: ServiceContext, actor: Actor, customer_id: str) -> list[Payment]:
-    return payments.list_payments(
-        ctx, actor, customer_id=customer_id, status=None, limit=50, cursor=None
-    ).items
+    return list(
+        payments.list_payments(ctx, actor, customer_id=customer_id, status=None, limit=50, cursor=None).items
+    )
 
 
 def _balances(ctx: ServiceContext, actor: Actor) -> dict[str, str]:
@@ -293,6 +294,26 @@ def test_confirming_a_review_suggestion_pays_the_suggested_invoice(
     with pytest.raises(Conflict) as error:
         reconciliation.resolve_line(ctx, actor, line.id, {})
     assert error.value.code == "invalid_state"
+
+
+def test_confirming_a_suggestion_books_it_as_proposed(ctx: ServiceContext, actor: Actor, clock_id: str) -> None:
+    """Issue 7: 150.00 from a stranger names INV-2026-00001 (100.00) of Acme, which also owes INV-2026-00002
+    (80.00): reviewed at 0.60 with 100.00 to the first and 50.00 unapplied. Confirmed as proposed, the second
+    invoice stays owed and the 50.00 goes to Acme's credit balance (2200 = -50.00)."""
+    acme = _customer(ctx, actor, clock_id, "Acme")
+    inv1, inv2 = _invoice(ctx, actor, acme, "100.00"), _invoice(ctx, actor, acme, "80.00")
+    content = camt053([(date(2026, 3, 5), "150.00", "INV-2026-00001", "P. Unknown", IBAN_STRANGER)])
+    reconciliation.import_statement(ctx, actor, content)
+    [line] = _lines(ctx, actor, "review")
+    assert (line.confidence, line.proposal["allocations"], line.proposal["unapplied"]) == (
+        "0.60", [{"invoice_id": inv1.id, "paid": {"amount": "100.00", "currency": "EUR"}}],
+        {"amount": "50.00", "currency": "EUR"})  # fmt: skip
+
+    reconciliation.resolve_line(ctx, actor, line.id, {})
+
+    assert _status(ctx, actor, inv1.id) == (InvoiceStatus.PAID, "0.00")
+    assert _status(ctx, actor, inv2.id) == (InvoiceStatus.OPEN, "80.00")
+    assert _balances(ctx, actor)["2200"] == "-50.00"
 
 
 def test_a_review_line_assigned_to_another_customers_invoice(
@@ -540,9 +561,9 @@ def test_a_payout_on_the_statement_settles_payments_in_transit_into_cash_and_fee
         assert payment.status is PaymentStatus.SUCCEEDED and payment.gateway_ref
         charges.append((payment.gateway_ref, payment.amount))
     assert _balances(ctx, actor)["1050"] == "150.00"
-    report = ctx.gateways["sandbox"].payout_report(
-        charges, arrival_on=date(2026, 3, 5), payout_ref="po_sbx_0001"
-    )
+    gateway = ctx.gateways["sandbox"]
+    assert isinstance(gateway, SandboxGateway)
+    report = gateway.payout_report(charges, arrival_on=date(2026, 3, 5), payout_ref="po_sbx_0001")
 
     [payout] = reconciliation.import_payout_report(ctx, actor, "sandbox", report)
 
@@ -593,7 +614,7 @@ def test_a_sepa_batch_is_exported_and_settled_by_the_banks_credit(
     """Acme pays by SEPA direct debit: its 100.00 invoice (due on receipt) becomes a pending debit, the
     pain.008 file carries it (FRST, collected 4 March, two business days after Monday 2 March), and the
     bank's credit of 100.00 naming the file's message id on 4 March settles it: the payment succeeds, the
-    invoice is paid, 1000 cash 100.00 and 1050 in transit 0.00."""
+    invoice is paid, 1000 cash 100.00 and 1050 in transit 0.00. Acme's next debit goes out as RCUR."""
     acme = _sepa_customer(ctx, actor, clock_id, "Acme", "MNDT-0001")
     inv = _invoice(ctx, actor, acme, "100.00")
     test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 3, 2, 9, tzinfo=UTC))
@@ -626,6 +647,15 @@ def test_a_sepa_batch_is_exported_and_settled_by_the_banks_credit(
     assert _status(ctx, actor, inv.id) == (InvoiceStatus.PAID, "0.00")
     balances = _balances(ctx, actor)
     assert (balances["1000"], balances["1050"], balances["1100"]) == ("100.00", "0.00", "0.00")
+    # the mandate has been collected under: Acme's next debit is a recurring one
+    _invoice(ctx, actor, acme, "20.00")
+    test_clocks.advance_test_clock(ctx, actor, clock_id, datetime(2026, 3, 2, 10, tzinfo=UTC))
+    [following] = [p for p in _payments(ctx, actor, acme) if p.status is PaymentStatus.PENDING]
+    _, xml2, count2 = sepa.export_batch(ctx, actor, {})
+    assert count2 == 1
+    assert (
+        "<SeqTp>RCUR</SeqTp>" in xml2.decode() and f"<EndToEndId>{following.id}</EndToEndId>" in xml2.decode()
+    )
 
 
 def test_sepa_rejects_and_returns_fail_pending_debits_with_their_decline_codes(
@@ -709,12 +739,10 @@ def test_a_refund_of_a_credited_debit_reverses_it(ctx: ServiceContext, actor: Ac
     assert again == {"failed": 0, "reversed": 0, "unknown": 0, "duplicate": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a SEPA return after the batch was credited takes the money out of "
-                   "1050 payments in transit (left at -50.00 for good) instead of 1000 cash, which the bank debited")  # fmt: skip
-def test_a_refund_of_a_credited_debit_comes_out_of_cash(ctx: ServiceContext, actor: Actor, clock_id: str,
-                                                        creditor: None) -> None:  # fmt: skip
-    """After the batch credit the debit's money is cash (1000 = 50.00, 1050 = 0.00). The bank debits the
-    refund from the same account: cash goes back to 0.00 and payments in transit stays at 0.00."""
+def test_a_return_after_the_batch_was_credited_leaves_cash(ctx: ServiceContext, actor: Actor, clock_id: str,
+                                                          creditor: None) -> None:  # fmt: skip
+    """Issue 7: the batch's credit moved Acme's 50.00 into cash (1000); the bank takes the MD06 refund from
+    that account, so cash goes back to 0.00, payments in transit stays 0.00 and the receivable is 50.00."""
     _, _, debit = _credited_debit(ctx, actor, clock_id)
     assert (_balances(ctx, actor)["1000"], _balances(ctx, actor)["1050"]) == ("50.00", "0.00")
 
