@@ -32,7 +32,7 @@ from kassa.core.credit_notes import (
 from kassa.core.credit_notes import revenue_by_product as credited_revenue
 from kassa.core.customers import Customer
 from kassa.core.discounts import Coupon, Redemption, after_invoice, is_active
-from kassa.core.errors import DomainError
+from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import EventType
 from kassa.core.invoicing import (
     Composition,
@@ -312,7 +312,7 @@ def _finalize_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime)
 
 
 def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: Invoice, now: datetime,
-                actor: Actor) -> Invoice:  # fmt: skip
+                actor: Actor) -> Invoice | None:  # fmt: skip
     """Compose the draft a last time (late usage within the grace, the credit balance now), number it,
     post it, and send it."""
     payer = uow.customers.get(tenant.id, invoice.customer_id, for_update=True)
@@ -324,6 +324,13 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
     else:
         items = [line.item for line in invoice.lines]
     composition = _compose(uow, tenant, scope, items, day, with_balance=True)
+    if invoice.bill_date is not None and not composition.lines:
+        # everything on it was undone before it finalized (a trial ended without a way to pay, a change
+        # withdrawn): there is nothing to invoice, and an empty invoice would only use up a number
+        uow.invoices.delete_draft(tenant.id, invoice.id)
+        audit.record(ctx, uow, actor, "invoice.deleted", object_type="invoice", object_id=invoice.id,
+                     before=invoice.to_json(), after=None, at=now)  # fmt: skip
+        return None
     composed = recomposed(invoice, composition)
     number = _number(uow, tenant, "invoice", day)
     final = finalize(composed, number=number, at=now, finalized_on=day, payment_terms_days=payer.payment_terms_days,
@@ -378,6 +385,9 @@ def finalize_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Invo
             raise DomainError("invoice_finalized", f"Invoice {invoice.number} is already finalized.")
         now = _now(ctx, uow, invoice.customer_id, actor.tenant_id)
         final = finalize_in(ctx, uow, uow.tenants.get(actor.tenant_id), invoice, now, actor)
+        if final is None:
+            uow.commit()
+            raise Conflict("invoice_empty", "Nothing is left to bill on this draft: it was deleted.")
         uow.commit()
     return final
 

@@ -187,6 +187,17 @@ def _sync(
     tl = _timeline(sub, versions, today)
     status = _status_on(sub, tl, today)
     segment = tl.on(today)
+    if (sub.status is Status.TRIALING and status is Status.ACTIVE and segment is not None
+            and segment.plan.requires_payment_method and not _can_pay(uow, sub)):  # fmt: skip
+        # the plan wants a way to pay when the trial ends: without one the subscription ends with the trial
+        change = Change(
+            id=ctx.new_id("sch"), kind=ChangeKind.CANCEL, effective=today, prorate=False, requested_at=now
+        )
+        ending = replace(sub, changes=(*sub.changes, change), updated_at=now)
+        uow.subscriptions.update(ending, sub)
+        _event(ctx, uow, actor, EventType.SUBSCRIPTION_CHANGE_SCHEDULED, sub, ending, now,
+               {"change": change.to_json(), "reason": "missing_payment_method"})  # fmt: skip
+        return _sync(ctx, uow, actor, ending, versions, now)
     terms = segment.terms if segment else sub.terms
     ended = tl.end if tl.end is not None and tl.end <= today else None
     changes = tuple(_settled(c, today, ended) for c in sub.changes)
@@ -232,6 +243,14 @@ def _sync(
         )
     _schedule_next(ctx, uow, updated, tl, today)
     return updated
+
+
+def _can_pay(uow: UnitOfWork, sub: Subscription) -> bool:
+    """The paying account (the parent, for a child billed to it) has a card, wallet or mandate by default."""
+    customer = uow.customers.get(sub.tenant_id, sub.customer_id)
+    payer_id = customer.parent_id if customer.bill_to_parent and customer.parent_id else customer.id
+    method = uow.payment_methods.default(sub.tenant_id, payer_id)
+    return method is not None and method.automatic
 
 
 def _status_on(sub: Subscription, tl: Timeline, day: date) -> Status:

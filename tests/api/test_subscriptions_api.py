@@ -233,9 +233,33 @@ def test_create_on_a_trial_shows_the_trial_then_the_discount_prices(
     ]
 
 
+def pays_by_card(client: TestClient, customer_id: str) -> None:
+    response = client.post(f"/v1/customers/{customer_id}/payment_methods",
+                           json={"type": "card", "token": "tok_sandbox_success", "last4": "4242"})  # fmt: skip
+    assert response.status_code == 201, response.text
+
+
+def test_a_plan_that_requires_a_payment_method_ends_with_the_trial_without_one(
+    client: TestClient, clock_id: str, customer_id: str
+) -> None:
+    """Issue 7: team-monthly requires a payment method at the end of its 14-day trial (29 Jan); the customer
+    has none, so the subscription is canceled that day (no charge), the reason on the event."""
+    sub = subscribe(client, customer_id, "team-monthly", quantity=5)
+    advance(client, clock_id, "2026-01-29T02:00:00Z")  # past the draft's hour of grace
+    ended = get(client, sub["id"])
+    assert (ended["status"], ended["canceled_at"]) == ("canceled", "2026-01-29T00:00:00Z")
+    scheduled = ok(
+        client.get("/v1/events", params={"object_id": sub["id"], "type": "subscription.change_scheduled"})
+    )
+    assert [e["data"]["reason"] for e in scheduled["data"]] == ["missing_payment_method"]
+    invoices = ok(client.get("/v1/invoices", params={"customer_id": customer_id}))["data"]
+    assert [(i["status"], i["total"]["amount"], [ln["description"] for ln in i["lines"]]) for i in invoices] == []
+
+
 def test_the_trial_converts_when_the_clock_passes_its_end(
     client: TestClient, clock_id: str, customer_id: str
 ) -> None:
+    pays_by_card(client, customer_id)  # team-monthly requires a payment method when the trial ends
     sub = subscribe(client, customer_id, "team-monthly", quantity=5)
     # the start day's bill run (nothing to bill in a trial)
     assert advance(client, clock_id, "2026-01-28T23:59:59Z")["jobs_run"] == 1
@@ -353,6 +377,7 @@ def test_the_first_account_anchored_subscription_sets_the_day_the_others_renew_o
     client: TestClient, clock_id: str, customer_id: str
 ) -> None:
     assert ok(client.get(f"/v1/customers/{customer_id}"))["bill_cycle_day"] is None
+    pays_by_card(client, customer_id)
     first = subscribe(client, customer_id, "team-monthly", quantity=2, billing_anchor={"type": "account"})
 
     # billing begins when the 14-day trial ends, on 29 Jan: the customer's bill cycle day

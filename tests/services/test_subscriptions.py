@@ -20,7 +20,7 @@ from kassa import worker
 from kassa.core.audit import Actor
 from kassa.core.errors import Conflict
 from kassa.core.subscriptions import Status, Subscription
-from kassa.services import catalog, customers, events, subscriptions
+from kassa.services import catalog, customers, events, payments, subscriptions
 from kassa.services.context import ServiceContext
 from kassa.store.tables import jobs as jobs_table
 from tests.conftest import SettableClock
@@ -102,6 +102,8 @@ def test_the_next_transition_is_a_job_the_worker_runs_on_its_local_day(
     ctx: ServiceContext, actor: Actor, clock: SettableClock, example_catalog: None
 ) -> None:
     berlin = customer(ctx, actor, "berlin", time_zone="Europe/Berlin")
+    payments.add_payment_method(ctx, actor, berlin,
+                                {"type": "card", "token": "tok_sandbox_success"})  # fmt: skip
     sub = subscribe(ctx, actor, berlin, "team-monthly", quantity=2)  # 1 Jan, 10:00 in Berlin
 
     assert (sub.status, sub.start, sub.time_zone) == (Status.TRIALING, date(2026, 1, 1), "Europe/Berlin")
