@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Amount, Id, Input, Instant, MoneyModel
+from kassa.api.schemas import Amount, Id, Input, Instant, MoneyModel, Obj, ObjPage
 from kassa.core.discounts import Coupon
 from kassa.services import coupons, credits
 
@@ -17,17 +17,6 @@ router = APIRouter(tags=["billing"])
 CouponCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 ProductCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Percent = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$"), Field(strict=True)]
-
-
-class Obj(BaseModel):
-    model_config = {"extra": "allow"}
-    id: str
-
-
-class ObjPage(BaseModel):
-    data: list[Obj]
-    has_more: bool
-    next_cursor: str | None
 
 
 class CouponCreate(Input):

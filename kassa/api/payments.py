@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
-from kassa.api.schemas import Amount, Id, Input
+from kassa.api.schemas import Amount, Id, Input, Obj, ObjPage
 from kassa.core.dunning import DunningPolicy, policy_to_json, report_to_json
 from kassa.core.errors import DomainError
 from kassa.core.payments import Payment
@@ -27,17 +27,6 @@ gateway_router = APIRouter(tags=["collections"])
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 GatewayName = Annotated[str, StringConstraints(pattern=r"^[a-z]{1,20}$")]
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-
-
-class Obj(BaseModel):
-    model_config = {"extra": "allow"}
-    id: str
-
-
-class ObjPage(BaseModel):
-    data: list[Obj]
-    has_more: bool
-    next_cursor: str | None
 
 
 class Report(BaseModel):

@@ -84,3 +84,16 @@ def page_of(page: Page[Any], convert: Callable[[Any], T]) -> PageOut[T]:
     return PageOut[T](
         data=[convert(item) for item in page.items], has_more=page.has_more, next_cursor=page.next_cursor
     )
+
+
+class Obj(BaseModel):
+    """A resource as its `to_json` writes it (the routes' shapes are documented in docs/)."""
+
+    model_config = {"extra": "allow"}
+    id: str
+
+
+class ObjPage(BaseModel):
+    data: list[Obj]
+    has_more: bool
+    next_cursor: str | None
