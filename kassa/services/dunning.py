@@ -36,7 +36,7 @@ from kassa.core.tax import TaxCategory
 from kassa.services import audit, invoicing, jobs, payments, subscriptions
 from kassa.services.billing import bill_instant
 from kassa.services.context import ServiceContext
-from kassa.services.emails import NOTICE_JOB
+from kassa.services.emails import send_notice
 from kassa.store.one_off_charges import OneOffCharge
 from kassa.store.uow import UnitOfWork
 
@@ -131,9 +131,7 @@ def _step_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> 
                   before=None, after={"action": action.value, "days_past_due": job.payload["day"]}, at=now,
                   customer_id=invoice.customer_id, data=data)  # fmt: skip
     if action in (DunningAction.REMINDER, DunningAction.SUSPENSION_NOTICE):
-        jobs.schedule(ctx, uow, job.tenant_id, NOTICE_JOB, now, dedupe_key=f"{invoice.id}:{job.payload['day']}:{action}",
-                      customer_id=invoice.customer_id,
-                      payload={"invoice_id": invoice.id, "kind": action.value, "action_url": data["action_url"]})  # fmt: skip
+        send_notice(ctx, invoice, action.value, data["action_url"], now)  # deferred: this step runs again
     elif action is DunningAction.PAST_DUE:
         subscriptions.set_past_due(ctx, uow, actor, invoice.customer_id, now, past_due=True)
     elif action is DunningAction.CANCEL:

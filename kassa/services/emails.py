@@ -116,13 +116,21 @@ def notice_email(ctx: ServiceContext, invoice: Invoice, kind: str, action_url: s
 
 @jobs.handles(NOTICE_JOB)
 def _send_notice(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> None:
+    invoice = uow.invoices.get(job.tenant_id, job.payload["invoice_id"])
+    send_notice(ctx, invoice, job.payload["kind"], job.payload.get("action_url"), now)
+
+
+def send_notice(
+    ctx: ServiceContext, invoice: Invoice, kind: str, action_url: str | None, now: datetime
+) -> None:
+    """MailDeferred propagates (the job runs again later); a bounce is dropped: the next step, or the invoice
+    email's own bounce, tells the tenant."""
     if isinstance(ctx.mailer, NoMailer):
         return
-    invoice = uow.invoices.get(job.tenant_id, job.payload["invoice_id"])
-    email = notice_email(ctx, invoice, job.payload["kind"], job.payload.get("action_url"), now)
+    email = notice_email(ctx, invoice, kind, action_url, now)
     if email is None:
         return
     try:
         ctx.mailer.send(email)
     except MailRejected:
-        return  # a bounce: the next step (or the invoice email's bounce) tells the tenant
+        return

@@ -6,6 +6,7 @@ period, rounded half-up once). Runs on SQLite and PostgreSQL (the `client` fixtu
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,15 @@ def subscribe(client: TestClient, customer_id: str, plan: str, **fields: Any) ->
 
 
 def advance(client: TestClient, clock_id: str, to: str) -> dict[str, Any]:
-    body = ok(client.post(f"/v1/test_clocks/{clock_id}/advance", json={"frozen_time": to}))
+    response = client.post(f"/v1/test_clocks/{clock_id}/advance", json={"frozen_time": to})
+    if (
+        response.status_code == 202
+    ):  # a loaded machine went past the advance budget: it goes on in the background
+        deadline = time.monotonic() + 300
+        while response.json()["status"] == "advancing" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            response = client.get(f"/v1/test_clocks/{clock_id}")
+    body = ok(response)
     assert (body["status"], body["error"], body["frozen_time"]) == ("ready", None, to), body
     return body
 
@@ -253,7 +262,9 @@ def test_a_plan_that_requires_a_payment_method_ends_with_the_trial_without_one(
     )
     assert [e["data"]["reason"] for e in scheduled["data"]] == ["missing_payment_method"]
     invoices = ok(client.get("/v1/invoices", params={"customer_id": customer_id}))["data"]
-    assert [(i["status"], i["total"]["amount"], [ln["description"] for ln in i["lines"]]) for i in invoices] == []
+    assert [
+        (i["status"], i["total"]["amount"], [ln["description"] for ln in i["lines"]]) for i in invoices
+    ] == []
 
 
 def test_the_trial_converts_when_the_clock_passes_its_end(
