@@ -401,7 +401,9 @@ def write_pdfs(ctx: ServiceContext, actor: Any, directory: Path, say: Callable[[
     folder = directory / "invoices"
     folder.mkdir(exist_ok=True)
     page = invoicing.list_invoices(ctx, actor, limit=100, cursor=None)
-    finalized = sorted((i for i in page.items if i.number), key=lambda i: i.number or "")[:6] or page.items[:3]
+    finalized = (
+        sorted((i for i in page.items if i.number), key=lambda i: i.number or "")[:6] or page.items[:3]
+    )
     for inv in finalized:
         full = invoicing.with_parties(ctx, inv)
         path = folder / f"{inv.number or inv.id}.pdf"

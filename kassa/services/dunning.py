@@ -14,6 +14,7 @@ from typing import Any
 
 from kassa.core.audit import Actor, system_actor
 from kassa.core.credit_notes import CreditReason, CreditRequest, CreditTarget
+from kassa.core.customers import Customer
 from kassa.core.dunning import (
     DunningAction,
     DunningPolicy,
@@ -97,20 +98,28 @@ def _on_method_updated(
 def _on_open(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now: datetime) -> None:
     assert invoice.due_date is not None
     payer = uow.customers.get(invoice.tenant_id, invoice.customer_id)
-    policy, chosen = policy_of(uow, invoice.tenant_id)
-    for i, step in enumerate(policy.steps):
-        if not chosen and step.action not in _NOTICES:
-            continue
-        at = bill_instant(step_date(invoice.due_date, step), payer)
-        jobs.schedule(ctx, uow, invoice.tenant_id, STEP_JOB, max(at, now), dedupe_key=f"{invoice.id}:{i}",
-                      customer_id=invoice.customer_id,
-                      payload={"invoice_id": invoice.id, "day": step.day, "action": step.action.value})  # fmt: skip
+    _schedule_step(ctx, uow, invoice, payer, 0, now)
     fee = uow.tenants.get(invoice.tenant_id).settings.late_fee
     if fee is not None and (fee.fixed or fee.percent):
         day = invoice.due_date.toordinal() + fee.grace_days + 1
         at = bill_instant(type(invoice.due_date).fromordinal(day), payer)
         jobs.schedule(ctx, uow, invoice.tenant_id, LATE_FEE_JOB, max(at, now), dedupe_key=invoice.id,
                       customer_id=invoice.customer_id, payload={"invoice_id": invoice.id})  # fmt: skip
+
+
+def _schedule_step(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, payer: Customer, start: int,
+                   now: datetime) -> None:  # fmt: skip
+    """One step waits at a time: each schedules the next, so an invoice paid on time leaves one job behind."""
+    assert invoice.due_date is not None
+    policy, chosen = policy_of(uow, invoice.tenant_id)
+    for i, step in enumerate(policy.steps[start:], start):
+        if not chosen and step.action not in _NOTICES:
+            continue
+        at = bill_instant(step_date(invoice.due_date, step), payer)
+        jobs.schedule(ctx, uow, invoice.tenant_id, STEP_JOB, max(at, now), dedupe_key=f"{invoice.id}:{i}",
+                      customer_id=invoice.customer_id,
+                      payload={"invoice_id": invoice.id, "index": i, "day": step.day, "action": step.action.value})  # fmt: skip
+        return
 
 
 @jobs.handles(STEP_JOB)
@@ -120,6 +129,8 @@ def _step_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> 
         return
     action = DunningAction(job.payload["action"])
     actor = system_actor(job.tenant_id, "dunning")
+    _schedule_step(ctx, uow, invoice, uow.customers.get(job.tenant_id, invoice.customer_id),
+                   int(job.payload["index"]) + 1, now)  # fmt: skip
     waiting = [
         p
         for p in uow.payments.of_invoice(job.tenant_id, invoice.id)
