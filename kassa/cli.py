@@ -36,6 +36,7 @@ subscription = typer.Typer(
     help="Subscriptions: create, change, cancel, pause, resume, schedule.", no_args_is_help=True
 )
 usage = typer.Typer(help="Usage events: import files of any size.", no_args_is_help=True)
+statement = typer.Typer(help="Bank statements: import and reconcile.", no_args_is_help=True)
 invoice = typer.Typer(help="Invoices: show one, as text or as its PDF.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(invoice, name="invoice")
@@ -45,6 +46,7 @@ app.add_typer(subscription, name="subscription")
 app.add_typer(tenant, name="tenant")
 app.add_typer(user, name="user")
 app.add_typer(clock, name="clock")
+app.add_typer(statement, name="statement")
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id (ten_…).")]
 
@@ -573,3 +575,36 @@ def invoice_show(
     if pdf is not None:
         pdf.write_bytes(ctx.documents.invoice_pdf(found, locale=buyer.get("locale") or "en"))
         typer.echo(f"  PDF written to {pdf}")
+
+
+@statement.command("import")
+def statement_import(
+    tenant_id: TenantOption,
+    file: Annotated[
+        Path, typer.Argument(help="A CAMT.053, MT940, OFX or CSV statement.", exists=True, dir_okay=False)
+    ],
+    format: Annotated[str | None, typer.Option(help="camt053, mt940, ofx or csv; default: detected.")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="csv: a JSON file naming the columns (docs/bank-files.md).")
+    ] = None,
+) -> None:
+    """Import a bank statement and reconcile it: each line applied, queued for review, or ignored."""
+    import json
+
+    from kassa.services import reconciliation
+
+    _, ctx = _context()
+    actor = system_actor(tenant_id, "cli")
+    doc = json.loads(mapping.read_text(encoding="utf-8")) if mapping else None
+    found, new = reconciliation.import_statement(ctx, actor, file.read_bytes(), format=format, mapping=doc)
+    if not new:
+        typer.echo(f"{found.id}: this file was imported before; nothing changed")
+        return
+    lines = reconciliation.list_lines(
+        ctx, actor, statement_id=found.id, status=None, limit=1000, cursor=None
+    ).items
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line.status] = counts.get(line.status, 0) + 1
+    typer.echo(f"{found.id}: {found.line_count} lines, {found.new_lines} new: "
+               + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))  # fmt: skip

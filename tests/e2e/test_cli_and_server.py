@@ -230,3 +230,22 @@ def test_several_server_processes_serve_one_database(database: Path) -> None:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+def test_a_bank_statement_imported_from_the_cli_once(database: Path, tmp_path: Path) -> None:
+    """Issue 7: `kassa statement import` reads a CSV with its column mapping and reconciles it (nothing is open,
+    so the money in waits as unmatched and the money out is ignored); the same file again changes nothing; a
+    malformed file prints the error with its row and exits 2."""
+    tenant_id = run("tenant", "create", "Cli", database=database, check=True).stdout.split()[1]
+    statement = tmp_path / "statement.csv"
+    statement.write_text("date,amount,label\n2026-03-02,120.00,INV-2026-00001\n2026-03-03,-15.00,fees\n")
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text('{"date": "date", "amount": "amount", "reference": "label", "currency": "EUR"}')
+    args = ("statement", "import", "-t", tenant_id, str(statement), "--format", "csv", "--mapping", str(mapping))
+    first = run(*args, database=database, check=True).stdout.strip()
+    assert first.startswith("bst_") and first.endswith(": 2 lines, 2 new: 1 ignored, 1 unmatched")
+    again = run(*args, database=database, check=True).stdout.strip()
+    assert again == f"{first.split(':')[0]}: this file was imported before; nothing changed"
+    statement.write_text("date,amount,label\nsoon,1.00,x\n")
+    bad = run(*args, database=database)
+    assert bad.returncode == 2 and bad.stderr.startswith("kassa: invalid_bank_file:")
