@@ -65,6 +65,7 @@ class EventType(StrEnum):
     PAYMENT_METHOD_ATTACHED = "payment_method.attached"
     PAYMENT_METHOD_UPDATED = "payment_method.updated"
     PAYMENT_METHOD_DETACHED = "payment_method.detached"
+    PAYMENT_METHOD_EXPIRING = "payment_method.expiring"  # the default card expires before an invoice is due
     PAYMENT_CREATED = "payment.created"  # an attempt sent, or money recorded by hand
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"

@@ -85,6 +85,9 @@ _NOTICES = {
     "suspension_notice": ("Invoice {number}: service will be suspended",
                           "invoice {number} of {amount} was due on {due}. Unless it is paid, the service will be "
                           "suspended."),
+    "card_expiring": ("Your card expires before invoice {number} is due",
+                      "the card we charge for invoice {number} ({amount}, due on {due}) expires before then. Please "
+                      "add a new card or payment method."),
     "requires_action": ("Invoice {number}: please confirm your payment",
                         "your bank asks you to confirm the payment of invoice {number} ({amount})."),
 }  # fmt: skip

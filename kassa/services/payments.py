@@ -286,9 +286,24 @@ def schedule_collection(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, 
         return
     payer = uow.customers.get(invoice.tenant_id, invoice.customer_id)
     assert invoice.due_date is not None
+    if method.expires_before(invoice.due_date + timedelta(days=31)):  # ask for a new card before it fails
+        _card_expiring(ctx, uow, invoice, method, now)
     due = max(now, bill_instant(invoice.due_date, payer))
     jobs.schedule(ctx, uow, invoice.tenant_id, COLLECT_JOB, due, dedupe_key=f"{invoice.id}:1",
                   customer_id=invoice.customer_id, payload={"invoice_id": invoice.id, "attempt": 1})  # fmt: skip
+
+
+def _card_expiring(
+    ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, method: PaymentMethod, now: datetime
+) -> None:
+    """Once per card and expiry: an event, and the customer is asked (with the invoice) for a new card."""
+    key = f"{method.id}:{method.exp_year}-{method.exp_month}"
+    if jobs.schedule(ctx, uow, invoice.tenant_id, NOTICE_JOB, now, dedupe_key=f"{key}:card_expiring",
+                     customer_id=invoice.customer_id,
+                     payload={"invoice_id": invoice.id, "kind": "card_expiring", "action_url": None}):  # fmt: skip
+        audit.changed(ctx, uow, system_actor(invoice.tenant_id, "collections"), EventType.PAYMENT_METHOD_EXPIRING,
+                      object_type="payment_method", object_id=method.id, before=None, after=method.to_json(), at=now,
+                      customer_id=method.customer_id)  # fmt: skip
 
 
 @jobs.handles(COLLECT_JOB)
