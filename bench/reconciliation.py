@@ -20,7 +20,7 @@ Amounts are exact and chosen so that these outcomes are certain (the checks belo
 invoice amounts are distinct multiples of 0.10 from 100.00, the ambiguous pairs' amounts end in 5 and are
 under 100.00, so no sum of a customer's invoices equals them; strangers' names resemble no customer's.
 
-1. Parsing: a statement of N lines (default 20,000, --quick 2,000; about 9 MB, under the reader's 10 MB)
+1. Parsing: a statement of N lines (default 20,000, --quick 2,000; about 8 MiB, under the reader's 10 MB)
    through `FileBankReader().read` (defusedxml tree, paths kept for error messages, Money and keyed
    lines) vs a raw baseline: defusedxml's iterparse pulling only amount (Decimal), booking date and
    remittance text from each entry. Lines/s; both must find N lines and the same total.

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -174,6 +175,21 @@ def name_similarity(a: str, b: str) -> Decimal:
     return ratio.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
+@lru_cache(maxsize=65536)
+def _letters(name: str) -> Counter[str]:
+    return Counter(_plain_name(name))
+
+
+def _may_be_similar(a: str, b: str) -> bool:
+    """False only when the names cannot reach NAME_FLOOR: difflib matches at most the characters the two
+    have in common, so 2 x common / total bounds the ratio in either word order (and 0.795 leaves room for
+    the rounding to 0.80). Saves the SequenceMatcher for the customers a payer's name has nothing to do with."""
+    x, y = _letters(a), _letters(b)
+    total = x.total() + y.total()
+    return total > 0 and 2000 * (x & y).total() >= 795 * total
+
+
+@lru_cache(maxsize=65536)
 def _plain_name(name: str) -> str:
     # Dots go first so "B.V." and "S.A." become the words "bv" and "sa".
     folded = unicodedata.normalize("NFKD", name.casefold().replace(".", ""))
@@ -398,7 +414,10 @@ def _score_customer(
     if normalize_iban(line.counterparty_iban) in customer.ibans:
         points += KNOWN_IBAN
         reasons.append(f"IBAN known for {customer.name}")
-    similarity = name_similarity(line.counterparty_name or "", customer.name)
+    payer = line.counterparty_name or ""
+    similarity = (
+        name_similarity(payer, customer.name) if _may_be_similar(payer, customer.name) else Decimal(0)
+    )
     if similarity >= NAME_FLOOR:
         points += (similarity * NAME_WEIGHT).quantize(_CENT, rounding=ROUND_HALF_UP)
         reasons.append(f"name similar ({similarity})")
@@ -424,6 +443,8 @@ def _score_customer(
             points += EQUAL_AMOUNT
             reasons.append(f"amount equals the open balance of {equal[0].number}")
         else:
+            if not points and not _sums_to(owing, amount):
+                return None  # nothing ties this customer to the line: no need to work out what it would pay
             allocations, rest = apply_cash(amount, owing) if owing else ([], amount)
             by_id = {o.id: o for o in owing}
             if (
@@ -461,6 +482,16 @@ def _score_customer(
         reasons=tuple(reasons),
         doubts=tuple(doubts),
     )
+
+
+def _sums_to(owing: Sequence[OpenInvoice], amount: Money) -> bool:
+    """The amount is what the k >= 2 oldest open invoices owe together (apply_cash's order)."""
+    total, count = Money.zero(amount.currency), 0
+    for o in sorted(owing, key=lambda o: (o.due_date, o.number)):
+        total, count = total + o.remaining, count + 1
+        if total >= amount:
+            return count >= 2 and total == amount
+    return False
 
 
 def _score_expected(credit: ExpectedCredit, line: StatementLine, found: _Found) -> _Candidate | None:
