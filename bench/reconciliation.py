@@ -73,6 +73,7 @@ from xml.sax.saxutils import escape
 
 import psycopg
 import sqlalchemy as sa
+from billing import statements  # bench/billing.py
 from defusedxml.ElementTree import iterparse  # type: ignore[import-untyped]
 from usage import cpu_seconds, revision, timed  # bench/usage.py: run as scripts, bench/ is on the path
 
@@ -536,27 +537,6 @@ def populate(ctx: ServiceContext, clock: FixedClock, s: Scenario) -> Tenant:
     with ctx.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     return Tenant(actor=actor, invoice_ids=invoice_ids, customer_ids=customer_ids)
-
-
-@contextmanager
-def statements(engine: sa.Engine) -> Iterator[list[float]]:
-    """Counts the statements executed on `engine` and the seconds spent in them: yields [count, seconds]."""
-    tally = [0.0, 0.0]
-
-    def before(conn: sa.Connection, *_: Any) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn: sa.Connection, *_: Any) -> None:
-        tally[0] += 1
-        tally[1] += time.perf_counter() - conn.info.pop("bench_started")
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    sa.event.listen(engine, "after_cursor_execute", after)
-    try:
-        yield tally
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
-        sa.event.remove(engine, "after_cursor_execute", after)
 
 
 @contextmanager

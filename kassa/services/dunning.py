@@ -193,12 +193,11 @@ def _on_paid(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now: dateti
     early = terms.early_payment_discount
     finalized_on = local_day(invoice.finalized_at, payer.time_zone)
     if early is not None and early.applies(finalized_on, paid_on) and not invoice.amount_credited:
+        full = uow.invoices.get(invoice.tenant_id, invoice.id)  # with its lines
         requests = [CreditRequest(position=line.position, amount=(line.net * (early.percent / 100)).round(terms.rounding_mode))
-                    for line in invoice.lines or uow.invoices.get(invoice.tenant_id, invoice.id).lines
-                    if line.net.amount > 0]  # fmt: skip
+                    for line in full.lines if line.net.amount > 0]  # fmt: skip
         requests = [r for r in requests if r.amount is not None and r.amount.amount > 0]
         if requests:
-            full = uow.invoices.get(invoice.tenant_id, invoice.id)
             invoicing.issue_credit_note(
                 ctx, uow, tenant, full, requests, reason=CreditReason.EARLY_PAYMENT_DISCOUNT,
                 target=CreditTarget.CREDIT_BALANCE, memo=f"{early.percent} % for paying within {early.within_days} days",

@@ -506,10 +506,7 @@ def _apply(ctx: ServiceContext, uow: UnitOfWork, payment: Payment, now: datetime
     applied = Money.zero(payment.amount.currency)
     recovered = Money.zero(payment.amount.currency)
     for allocation in allocations:
-        invoice = invoices.get(allocation.invoice_id) or uow.invoices.get(
-            payment.tenant_id, allocation.invoice_id
-        )
-        locked = uow.invoices.get(payment.tenant_id, invoice.id, for_update=True)
+        locked = uow.invoices.get(payment.tenant_id, allocation.invoice_id, for_update=True)
         after = paid(locked, allocation.amount, now)
         uow.invoices.save(after)
         uow.payments.allocate(payment.tenant_id, ctx.new_id("pal"), payment.id, allocation, source_type="payment",
@@ -701,7 +698,7 @@ def refund_in(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, payment: Payme
 def refund_payment(ctx: ServiceContext, actor: Actor, payment_id: str, body: Mapping[str, Any]) -> Refund:
     with ctx.uow() as uow:
         payment = uow.payments.get(actor.tenant_id, payment_id, for_update=True)
-        uow.customers.get(actor.tenant_id, payment.customer_id, for_update=True)
+        customer = uow.customers.get(actor.tenant_id, payment.customer_id, for_update=True)
         amount_text = body.get("amount")
         if amount_text is None:
             balance = uow.credit_balances.balance(
@@ -715,7 +712,7 @@ def refund_payment(ctx: ServiceContext, actor: Actor, payment_id: str, body: Map
         reason = body.get("reason")
         if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
             raise DomainError("invalid_reason", "reason is text of at most 500 characters.", "reason")
-        now = now_for(ctx, uow, uow.customers.get(actor.tenant_id, payment.customer_id))
+        now = now_for(ctx, uow, customer)
         refund = refund_in(ctx, uow, actor, payment, amount, now, reason=reason)
         uow.commit()
     return refund
