@@ -26,6 +26,7 @@ from kassa.api import (
     payments,
     problems,
     rating,
+    reports,
     settings,
     subscriptions,
     test_clocks,
@@ -49,7 +50,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.include_router(health.router)
     for module in (
         customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
-        settings, api_keys, users, test_clocks, audit_events, webhooks, payments,
+        settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports,
     ):  # fmt: skip
         app.include_router(
             module.router,

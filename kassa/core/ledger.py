@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -294,6 +294,11 @@ class JournalEntry:
     currency: str
     postings: tuple[Posting, ...]
     reverses: str | None = None  # the id of the entry this one reverses
+    # the accounting date in the books' calendar; None until posted (the service takes the tenant's local
+    # day of posted_at). Revenue recognized for a past day is booked on that day while posted later.
+    booked_on: date | None = None
+    effective_on: date | None = None  # the day it belonged to, when a closed period moved it on
+    note: str | None = None  # why it was booked where it was
 
     def __post_init__(self) -> None:
         for name in ("tenant_id", "id", "source_id"):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from kassa.core.audit import Actor
 from kassa.core.errors import DomainError
 from kassa.core.ledger import ChartOfAccounts, JournalEntry, chart_to_json, parse_chart
 from kassa.core.pages import Page
+from kassa.core.periods import local_day
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
@@ -23,6 +25,9 @@ def post(uow: UnitOfWork, entry: Callable[[], JournalEntry] | JournalEntry) -> N
             if error.code == "empty_entry":
                 return
             raise
+    if entry.booked_on is None:
+        tenant = uow.tenants.get(entry.tenant_id)
+        entry = replace(entry, booked_on=local_day(entry.posted_at, tenant.settings.time_zone))
     uow.ledger.post(entry)
 
 

@@ -41,10 +41,13 @@ class Ledger:
         )
 
     def post(self, entry: JournalEntry) -> None:
+        if entry.booked_on is None:
+            raise ValueError("an entry is booked on a day before it is stored")
         self.conn.execute(journal_entries.insert().values(
             tenant_id=entry.tenant_id, id=entry.id, posted_at=entry.posted_at, source_type=entry.source_type,
             source_id=entry.source_id, description=entry.description, currency=entry.currency,
-            reverses=entry.reverses))  # fmt: skip
+            reverses=entry.reverses, booked_on=entry.booked_on, effective_on=entry.effective_on,
+            note=entry.note))  # fmt: skip
         self.conn.execute(journal_postings.insert(), [{
             "tenant_id": entry.tenant_id, "entry_id": entry.id, "n": n, "account": p.account,
             "debit_minor": p.amount.to_minor_units() if p.side is Side.DEBIT else 0,
@@ -65,7 +68,8 @@ class Ledger:
                 amount=Money.from_minor_units(p.debit_minor if debit else p.credit_minor, p.currency), memo=p.memo))  # fmt: skip
         return [JournalEntry(tenant_id=r.tenant_id, id=r.id, posted_at=r.posted_at, source_type=r.source_type,
                              source_id=r.source_id, description=r.description, currency=r.currency,
-                             postings=tuple(by_entry[r.id]), reverses=r.reverses) for r in rows]  # fmt: skip
+                             postings=tuple(by_entry[r.id]), reverses=r.reverses, booked_on=r.booked_on,
+                             effective_on=r.effective_on, note=r.note) for r in rows]  # fmt: skip
 
     def entries_for(self, tenant_id: str, source_type: str, source_id: str) -> list[JournalEntry]:
         c = journal_entries.c

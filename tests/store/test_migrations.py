@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0005"
+HEAD = "0006"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -35,6 +35,7 @@ TABLES = {
     "journal_entries", "journal_postings",
     "payment_methods", "payments", "payment_allocations", "refunds", "chargebacks", "gateway_events",
     "dunning_policies", "payouts", "bank_statements", "statement_lines",
+    "accounting_periods", "revenue_schedules", "contract_charges", "bookings", "exchange_rates", "cost_entries",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -111,7 +112,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert script.get_heads() == [HEAD]
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
-    assert history == [("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
+    assert history == [("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
 
 
 def test_migrated_schema_equals_the_tables(migrated: Engine) -> None:
@@ -291,6 +292,12 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "payouts": ("tenant_id", "id"),
         "bank_statements": ("tenant_id", "id"),
         "statement_lines": ("tenant_id", "id"),
+        "accounting_periods": ("tenant_id", "month"),
+        "revenue_schedules": ("tenant_id", "id"),
+        "contract_charges": ("tenant_id", "subscription_id", "revision", "n"),
+        "bookings": ("tenant_id", "id"),
+        "exchange_rates": ("tenant_id", "base", "currency", "day"),
+        "cost_entries": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

@@ -433,6 +433,24 @@ from kassa.store.tables.billing import (
 from kassa.store.tables.billing import (
     promotion_codes as promotion_codes,
 )
+from kassa.store.tables.books import (
+    accounting_periods as accounting_periods,
+)
+from kassa.store.tables.books import (
+    bookings as bookings,
+)
+from kassa.store.tables.books import (
+    contract_charges as contract_charges,
+)
+from kassa.store.tables.books import (
+    cost_entries as cost_entries,
+)
+from kassa.store.tables.books import (
+    exchange_rates as exchange_rates,
+)
+from kassa.store.tables.books import (
+    revenue_schedules as revenue_schedules,
+)
 from kassa.store.tables.collections import (
     bank_statements as bank_statements,
 )

@@ -245,8 +245,12 @@ journal_entries = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("reverses", ID),
+    sa.Column("booked_on", sa.Date, nullable=False),  # the accounting date, in the books' calendar
+    sa.Column("effective_on", sa.Date),  # set when a closed period sent it to the first open one
+    sa.Column("note", sa.Text),  # why it was booked where it was
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.Index(None, "tenant_id", "source_type", "source_id"),
+    sa.Index(None, "tenant_id", "booked_on"),
 )
 
 journal_postings = sa.Table(  # append-only: corrections are reversing entries

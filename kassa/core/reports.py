@@ -1,0 +1,142 @@
+"""What every report is: named columns and rows, in one currency, with the exchange rates it used.
+
+Reports are read-only views over the books (`/v1/reports/...`), rendered as JSON or CSV from this one
+shape so both always say the same thing. Months are calendar months named by their first day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from kassa.core.errors import DomainError
+from kassa.core.money import Money
+
+Value = str | int | Decimal | Money | date | bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateUsed:
+    """An exchange rate a report converted with: 1 `currency` = `rate` × reporting currency, on `day`."""
+
+    currency: str
+    rate: Decimal
+    day: date  # the rate's own date (the latest on or before the day asked for)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    name: str
+    columns: tuple[str, ...]
+    rows: tuple[Mapping[str, Value], ...]
+    currency: str | None = None  # the reporting currency amounts are in (None: each row names its own)
+    rates: tuple[RateUsed, ...] = ()
+    notes: tuple[str, ...] = ()  # how a figure is defined, where vendors disagree
+    summary: Mapping[str, Value] = field(default_factory=dict)
+
+
+def _json(value: Value) -> Any:
+    if isinstance(value, Money):
+        return {"amount": value.amount_text(), "currency": value.currency}
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Money):
+        return value.amount_text()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {
+        "report": report.name,
+        "currency": report.currency,
+        "columns": list(report.columns),
+        "rows": [{c: _json(row.get(c)) for c in report.columns} for row in report.rows],
+        "summary": {k: _json(v) for k, v in report.summary.items()},
+        "rates": [
+            {"currency": r.currency, "rate": format(r.rate, "f"), "date": r.day.isoformat()}
+            for r in report.rates
+        ],  # fmt: skip
+        "notes": list(report.notes),
+    }
+
+
+def to_csv(report: Report) -> str:
+    """One header row, one row per report row; amounts as plain decimals in the report's currency (a
+    report without one has a row currency column)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(report.columns)
+    for row in report.rows:
+        writer.writerow([_text(row.get(c)) for c in report.columns])
+    return out.getvalue()
+
+
+# ---- months --------------------------------------------------------------------------------------------
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
+def months(first: date, last: date) -> Iterator[date]:
+    """The months from `first`'s to `last`'s, both included."""
+    month, end = month_of(first), month_of(last)
+    while month <= end:
+        yield month
+        month = next_month(month)
+
+
+MAX_MONTHS = 120
+
+
+def parse_month(value: Any, field_name: str) -> date:
+    """`2026-11` (or a date in it) → 2026-11-01."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 7:
+                return date.fromisoformat(text + "-01")
+            return month_of(date.fromisoformat(text))
+        except ValueError:
+            pass
+    raise DomainError("invalid_month", "A month is written YYYY-MM, like 2026-11.", field_name)
+
+
+def month_range(first: Any, last: Any) -> list[date]:
+    start, end = parse_month(first, "from"), parse_month(last, "to")
+    if end < start:
+        raise DomainError("invalid_month", "`to` is not before `from`.", "to")
+    span = list(months(start, end))
+    if len(span) > MAX_MONTHS:
+        raise DomainError("invalid_month", f"A report covers at most {MAX_MONTHS} months.", "to")
+    return span
+
+
+def columns_of(rows: Sequence[Mapping[str, Value]]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return tuple(seen)
