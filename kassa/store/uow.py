@@ -7,15 +7,19 @@ from types import TracebackType
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from kassa.store.accounting_periods import AccountingPeriods
 from kassa.store.audit_events import AuditEvents
 from kassa.store.billable_metrics import BillableMetrics
 from kassa.store.catalog_versions import CatalogVersions
+from kassa.store.contracts import Contracts
+from kassa.store.cost_entries import CostEntries
 from kassa.store.coupons import Coupons
 from kassa.store.credit_balances import CreditBalances
 from kassa.store.credit_notes import CreditNotes
 from kassa.store.customers import Customers
 from kassa.store.engine import READ_ONLY
 from kassa.store.events import Events
+from kassa.store.exchange_rates import ExchangeRates
 from kassa.store.idempotency_keys import IdempotencyKeys
 from kassa.store.invoices import Invoices
 from kassa.store.jobs import Jobs
@@ -23,6 +27,8 @@ from kassa.store.ledger import Ledger
 from kassa.store.one_off_charges import OneOffCharges
 from kassa.store.payments import PaymentMethods, Payments
 from kassa.store.reconciliation import DunningPolicies, Statements
+from kassa.store.recurring_revenue import RecurringRevenue
+from kassa.store.revenue_schedules import RevenueSchedules
 from kassa.store.subscriptions import Subscriptions
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
@@ -70,6 +76,12 @@ class UnitOfWork:
         self.one_off_charges = OneOffCharges(conn)
         self.payment_methods = PaymentMethods(conn)
         self.payments = Payments(conn)
+        self.accounting_periods = AccountingPeriods(conn)
+        self.exchange_rates = ExchangeRates(conn)
+        self.cost_entries = CostEntries(conn)
+        self.revenue_schedules = RevenueSchedules(conn)
+        self.contracts = Contracts(conn)
+        self.recurring_revenue = RecurringRevenue(conn)
         self.statements = Statements(conn)
         self.dunning_policies = DunningPolicies(conn)
         return self

@@ -41,6 +41,7 @@ REPOSITORIES = {
     "CatalogVersions", "Subscriptions", "BillableMetrics", "UsageEvents", "UsageCharges", "UsageThresholds",
     "Invoices", "CreditNotes", "Coupons", "CreditBalances", "Ledger", "OneOffCharges",
     "PaymentMethods", "Payments", "Statements", "DunningPolicies",
+    "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
 }  # fmt: skip
 
 
