@@ -47,6 +47,12 @@ app.add_typer(tenant, name="tenant")
 app.add_typer(user, name="user")
 app.add_typer(clock, name="clock")
 app.add_typer(statement, name="statement")
+ledger = typer.Typer(help="The books: close and reopen months, export journals.", no_args_is_help=True)
+rates = typer.Typer(help="Exchange rates for reports: import the ECB reference rates.", no_args_is_help=True)
+costs = typer.Typer(help="The cost to serve customers: import infrastructure costs.", no_args_is_help=True)
+app.add_typer(ledger, name="ledger")
+app.add_typer(rates, name="rates")
+app.add_typer(costs, name="costs")
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id (ten_…).")]
 
@@ -608,3 +614,147 @@ def statement_import(
         counts[line.status] = counts.get(line.status, 0) + 1
     typer.echo(f"{found.id}: {found.line_count} lines, {found.new_lines} new: "
                + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))  # fmt: skip
+
+
+@costs.command("import")
+def costs_import(
+    tenant_id: TenantOption,
+    file: Annotated[
+        Path, typer.Argument(help="A CSV file: customer,date,kind,amount,currency,minutes,description,id.",
+                             exists=True, dir_okay=False)
+    ],  # fmt: skip
+) -> None:
+    """Import costs per customer (infrastructure bills, support time): all rows or, when a line is wrong, none;
+    a row imported before is skipped (docs/cost-to-serve.md)."""
+    from kassa.core.cost_to_serve import CostFileError
+    from kassa.services import cost_to_serve
+
+    _, ctx = _context()
+    try:
+        result = cost_to_serve.import_costs(ctx, system_actor(tenant_id, "cli"), file.read_bytes())
+    except CostFileError as error:
+        for wrong in error.errors:
+            typer.echo(f"{wrong.field}: {wrong.code}: {wrong.message}", err=True)
+        raise
+    typer.echo(f"{result.rows} rows: {result.added} added, {result.skipped} imported before")
+
+
+# ---- exchange rates ------------------------------------------------------------------------------------
+
+
+def _rates_text(file: Path) -> str:
+    """The file's text; the ECB publishes its CSV zipped (eurofxref.zip, eurofxref-hist.zip): one CSV inside."""
+    import zipfile
+
+    from kassa.services.exchange_rates import MAX_FILE
+
+    data = file.read_bytes()
+    if zipfile.is_zipfile(file):
+        with zipfile.ZipFile(file) as archive:
+            inside = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+            if len(inside) != 1:
+                raise DomainError("invalid_rates_file", f"{file.name} should hold one CSV file, not {len(inside)}.",
+                                  "FILE")  # fmt: skip
+            if inside[0].file_size > MAX_FILE:
+                raise DomainError(
+                    "file_too_large", f"A rates file is at most {MAX_FILE // 2**20} MB.", "FILE"
+                )
+            data = archive.read(inside[0])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DomainError(
+            "invalid_rates_file", f"{file.name} is not UTF-8 text (byte {error.start}).", "FILE"
+        ) from None
+
+
+@rates.command("import")
+def rates_import(
+    tenant_id: TenantOption,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The ECB's eurofxref(-hist).zip or .csv, or a CSV date,base,currency,rate.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    source: Annotated[str | None, typer.Option(help="What to call the file; default its name.")] = None,
+) -> None:
+    """Import exchange rates for reports: the same file again changes nothing; corrected rates replace the old."""
+    from kassa.services import exchange_rates
+
+    text = _rates_text(file)
+    _, ctx = _context()
+    done = exchange_rates.import_rates(ctx, system_actor(tenant_id, "cli"), text, source or file.name[:100])
+    typer.echo(f"{done['rows']:,} rates for {done['days']:,} days ({done['first_day']} to {done['last_day']}), "
+               f"{len(done['currencies'])} currencies: {done['inserted']:,} new, {done['updated']:,} corrected, "
+               f"{done['unchanged']:,} unchanged")  # fmt: skip
+    if done["skipped_currencies"]:
+        typer.echo(f"  skipped (no longer ISO 4217 currencies): {', '.join(done['skipped_currencies'])}")
+
+
+# ---- the books: close and reopen months, exports for accounting ------------------------------------------
+
+
+@ledger.command("close")
+def ledger_close(
+    tenant_id: TenantOption, month: Annotated[str, typer.Argument(help="The month to close, YYYY-MM.")]
+) -> None:
+    """Close a month that has ended, and every open month before it: they take no new postings."""
+    from kassa.services import accounting_periods
+
+    _, ctx = _context()
+    through, rows = accounting_periods.close_period(ctx, system_actor(tenant_id, "cli"), month)
+    closed = ", ".join(f"{p.month:%Y-%m}" for p in rows)
+    typer.echo(f"closed {closed}: the books are closed through {through:%Y-%m}")
+
+
+@ledger.command("reopen")
+def ledger_reopen(
+    tenant_id: TenantOption,
+    month: Annotated[str, typer.Argument(help="The closed month to reopen, YYYY-MM.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+) -> None:
+    """Reopen a closed month and every closed month after it (audited, with the reason)."""
+    from kassa.services import accounting_periods
+
+    _, ctx = _context()
+    through, rows = accounting_periods.reopen_period(ctx, system_actor(tenant_id, "cli"), month, reason)
+    reopened = ", ".join(f"{p.month:%Y-%m}" for p in rows)
+    typer.echo(f"reopened {reopened}: " + (f"closed through {through:%Y-%m}" if through else "no month is closed"))
+
+
+@ledger.command("export")
+def ledger_export(
+    tenant_id: TenantOption,
+    kind: Annotated[str, typer.Argument(help="journal, invoices or general-ledger.")],
+    start: Annotated[str, typer.Option("--from", help="The first day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="The last day, YYYY-MM-DD (included).")],
+    out: Annotated[Path, typer.Option("--out", help="The CSV file to write.", dir_okay=False)],
+    format: Annotated[str, typer.Option(help="general-ledger: the import format (xero).")] = "xero",
+    currency: Annotated[str | None, typer.Option(help="general-ledger: one currency (default: the tenant's).")] = None,
+    tax_rate: Annotated[str | None, typer.Option(help='general-ledger: Xero tax rate name ("Tax Exempt").')] = None,
+) -> None:
+    """Write the journal, the invoices or the general ledger (Xero manual journals) of a date range as CSV."""
+    from kassa.services import exports
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    _, ctx = _context()
+    actor = system_actor(tenant_id, "cli")
+    if kind == "journal":
+        export = exports.journal_entries(ctx, actor, first, last)
+    elif kind == "invoices":
+        export = exports.invoices(ctx, actor, first, last)
+    elif kind == "general-ledger":
+        export = exports.general_ledger(ctx, actor, first, last, format=format, currency=currency, tax_rate=tax_rate)
+    else:
+        raise DomainError("invalid_export", "Export journal, invoices or general-ledger.", "KIND")
+    partial = out.with_name(out.name + ".part")  # a failure half-way leaves no file that looks complete
+    lines = 0
+    with partial.open("w", encoding="utf-8", newline="") as file:
+        for chunk in export.chunks:
+            file.write(chunk)
+            lines += chunk.count("\r\n")
+    partial.replace(out)
+    typer.echo(f"{out}: {max(lines - 1, 0):,} rows")

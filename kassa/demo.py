@@ -33,6 +33,8 @@ from kassa.services import (
     payments,
     rating,
     reconciliation,
+    revenue,
+    revenue_reports,
     sepa,
     subscriptions,
     tenants,
@@ -154,7 +156,18 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
     _simulate(ctx, actor, clock.id, sim.id, say)
     _collections(ctx, actor, say)
     _bill(ctx, actor, say)
+    _books(ctx, actor, say)
     return key
+
+
+def _books(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
+    """The numbers of the simulated half year: recognized day by day, folded into the revenue report."""
+    revenue.recognize_now(ctx, actor, None)
+    report = revenue_reports.revenue_report(ctx, actor, "2026-01", "2026-06")
+    say(f"books, {report.currency}, month: billings / recognized / deferred revenue / unbilled backlog / RPO")
+    for row in report.rows:
+        say(f"  {row['month']}: " + " / ".join(
+            str(row[k]) for k in ("billings", "recognized", "deferred_revenue", "unbilled_backlog", "rpo")))  # fmt: skip
 
 
 def _usage(ctx: ServiceContext, actor: Any, ids: dict[str, str], say: Callable[[str], None]) -> None:

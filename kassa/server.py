@@ -17,15 +17,19 @@ from kassa.api import (
     audit_events,
     billable_metrics,
     catalog,
+    costs,
     coupons,
     customers,
     events,
+    exchange_rates,
+    exports,
     health,
     invoices,
     ledger,
     payments,
     problems,
     rating,
+    recurring_revenue,
     reports,
     settings,
     subscriptions,
@@ -50,7 +54,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.include_router(health.router)
     for module in (
         customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
-        settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports,
+        settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports, costs,
+        recurring_revenue,
+        exchange_rates, exports,
     ):  # fmt: skip
         app.include_router(
             module.router,
@@ -58,6 +64,12 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             responses=problems.PROBLEM_RESPONSES,
             dependencies=[Depends(actor), Depends(refuse_nul)],
         )
+    app.include_router(
+        reports.revenue_router,
+        prefix="/v1",
+        responses=problems.PROBLEM_RESPONSES,
+        dependencies=[Depends(actor), Depends(refuse_nul)],
+    )
     app.include_router(
         payments.gateway_router,
         prefix="/v1",

@@ -78,6 +78,11 @@ class EventType(StrEnum):
     BANK_STATEMENT_IMPORTED = "bank_statement.imported"
     STATEMENT_LINE_RESOLVED = "statement_line.resolved"
     PAYOUT_RECONCILED = "payout.reconciled"
+    ACCOUNTING_PERIOD_CLOSED = "accounting_period.closed"
+    ACCOUNTING_PERIOD_REOPENED = "accounting_period.reopened"  # an admin act, with its reason
+    REVENUE_RECOGNIZED = "revenue.recognized"  # a recognition run posted: data.through, data.amounts
+    EXCHANGE_RATES_IMPORTED = "exchange_rates.imported"
+    COST_RECORDED = "cost.recorded"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

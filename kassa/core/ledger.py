@@ -67,6 +67,7 @@ class SourceType(StrEnum):
     REFUND = "refund"
     CHARGEBACK = "chargeback"
     PAYOUT = "payout"
+    REVENUE_RECOGNITION = "revenue_recognition"
 
 
 _ROLES = frozenset(Role)
@@ -492,10 +493,15 @@ def invoice_entry(
     taxes: Mapping[str, Money],
     credit_applied: Money,
     amount_due: Money,
+    deferred: Money | None = None,
+    unbilled: Money | None = None,
 ) -> JournalEntry:
     """Dr receivable (amount due), Dr customer credit (credit applied), Dr discounts; Cr revenue per
     product, Cr tax per jurisdiction. Negative revenue (proration credits) and taxes net to debits; an
-    invoice whose total is negative has nothing due and a negative credit_applied: credit granted."""
+    invoice whose total is negative has nothing due and a negative credit_applied: credit granted.
+    With revenue recognition, `revenue` and `discounts` are what is recognized on the invoice's day; the
+    net of the rest is credited to deferred revenue (`deferred`) or, recognized before the invoice, to
+    unbilled receivables (`unbilled`)."""
     cur = currency_code(currency, "currency")
     due = _non_negative(amount_due, cur, "amount_due")
     applied = _money(credit_applied, cur, "credit_applied")
@@ -511,6 +517,8 @@ def invoice_entry(
     credits = [
         *_keyed(chart, Role.REVENUE, revenue, cur, "revenue", -1),
         *_keyed(chart, Role.TAX_PAYABLE, taxes, cur, "taxes", -1),
+        (chart.account(Role.DEFERRED_REVENUE).code, -_money(deferred or Money.zero(cur), cur, "deferred")),
+        (chart.account(Role.UNBILLED_RECEIVABLE).code, -_money(unbilled or Money.zero(cur), cur, "unbilled")),
     ]
     charged = -_total(credits, cur) - debits[2][1]
     if due + applied != charged:
@@ -546,14 +554,18 @@ def credit_note_entry(
     taxes: Mapping[str, Money],
     to_receivable: Money,
     to_credit_balance: Money,
+    deferred: Money | None = None,
 ) -> JournalEntry:
     """The invoice's direction reversed: Dr revenue, Cr discounts, Dr tax; Cr receivable for what it takes
-    off the invoice's open balance and Cr customer credit for what it adds to the credit balance."""
+    off the invoice's open balance and Cr customer credit for what it adds to the credit balance. With
+    revenue recognition, revenue and discounts are what it reverses on its day; `deferred` (Dr) is the net
+    it takes off revenue still to be recognized."""
     cur = currency_code(currency, "currency")
     charges = [
         *_keyed(chart, Role.REVENUE, revenue, cur, "revenue", 1),
         (chart.account(Role.DISCOUNTS).code, -_non_negative(discounts, cur, "discounts")),
         *_keyed(chart, Role.TAX_PAYABLE, taxes, cur, "taxes", 1),
+        (chart.account(Role.DEFERRED_REVENUE).code, _money(deferred or Money.zero(cur), cur, "deferred")),
     ]
     receivable = _non_negative(to_receivable, cur, "to_receivable")
     balance = _non_negative(to_credit_balance, cur, "to_credit_balance")
@@ -617,8 +629,20 @@ def uncollectible_entry(
     number: str,
     currency: str,
     amount: Money,
+    deferred: Money | None = None,
 ) -> JournalEntry:
-    """Dr bad debt, Cr receivable: the open balance written off."""
+    """Dr bad debt, Cr receivable: the open balance written off. `deferred` is revenue not yet recognized
+    that will now never be earned: it is released from deferred revenue (Dr) and is no loss."""
+    if deferred is not None and deferred.amount:
+        released = _non_negative(deferred, currency, "deferred")
+        if released > amount:
+            raise DomainError("invalid_amount", "Only what is written off can be released.", "deferred")
+        return journal_entry(
+            tenant_id=tenant_id, id=id, posted_at=posted_at, source_type=SourceType.INVOICE_UNCOLLECTIBLE,
+            source_id=invoice_id, description=f"Invoice {number} uncollectible", currency=currency,
+            amounts=[(chart.account(Role.DEFERRED_REVENUE).code, released),
+                     (chart.account(Role.BAD_DEBT).code, amount - released),
+                     (chart.account(Role.ACCOUNTS_RECEIVABLE).code, -amount)])  # fmt: skip
     return _two_sided(
         chart,
         Role.BAD_DEBT,

@@ -55,10 +55,11 @@ from kassa.core.invoicing import (
 from kassa.core.jobs import Job
 from kassa.core.money import Money
 from kassa.core.periods import local_day, start_of
+from kassa.core.revenue import void_entry
 from kassa.core.subscriptions import Subscription
 from kassa.core.tax import TaxCategory
 from kassa.core.tenants import Tenant
-from kassa.services import audit, catalog, jobs, payments
+from kassa.services import audit, catalog, jobs, payments, revenue
 from kassa.services.billing import (
     Scope,
     bill_instant,
@@ -277,13 +278,20 @@ def issue_credit_note(
             tenant_id=tenant.id, id=ctx.new_id("cbt"), customer_id=invoice.customer_id, amount=note.to_credit_balance,
             source_type="credit_note", source_id=note.id, description=f"Credit note {note.number}", created_at=now))  # fmt: skip
     chart = uow.ledger.chart(tenant.id)
+    reversed_ = revenue.on_credit_note(ctx, uow, invoice, note, day, now)
     post(uow, lambda: ledger.credit_note_entry(
         chart, tenant_id=tenant.id, id=ctx.new_id("je"), posted_at=now, credit_note_id=note.id, number=note.number,
-        currency=note.currency, revenue=credited_revenue(note), discounts=discounts_reversed(note),
-        taxes=taxes_reversed(note), to_receivable=note.to_invoice, to_credit_balance=note.to_credit_balance))  # fmt: skip
+        currency=note.currency, revenue=_negated(reversed_.revenue) if reversed_ else credited_revenue(note),
+        discounts=-reversed_.discounts if reversed_ else discounts_reversed(note), taxes=taxes_reversed(note),
+        to_receivable=note.to_invoice, to_credit_balance=note.to_credit_balance,
+        deferred=-reversed_.deferred if reversed_ else None))  # fmt: skip
     audit.changed(ctx, uow, actor, EventType.CREDIT_NOTE_CREATED, object_type="credit_note", object_id=note.id,
                   before=None, after=note.to_json(), at=now, customer_id=note.customer_id)  # fmt: skip
     return note
+
+
+def _negated(amounts: Mapping[str, Money]) -> dict[str, Money]:
+    return {k: -v for k, v in amounts.items()}
 
 
 # ---- numbering -----------------------------------------------------------------------------------------
@@ -340,11 +348,14 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
     _count_redemptions(uow, scope, composition, now)
     chart = uow.ledger.chart(tenant.id)
     all_taxes = [t for line in final.lines for t in line.taxes]
+    recognized = revenue.on_invoice(ctx, uow, final, plan_names(scope), day, now)
     post(uow, lambda: ledger.invoice_entry(
         chart, tenant_id=tenant.id, id=ctx.new_id("je"), posted_at=now, invoice_id=final.id, number=number,
-        currency=final.currency, revenue=revenue_by_product(final.lines), discounts=final.discount,
-        taxes=tax_by_jurisdiction(all_taxes), credit_applied=final.credit_applied - final.credit_granted,
-        amount_due=final.amount_due))  # fmt: skip
+        currency=final.currency, revenue=recognized.revenue if recognized else revenue_by_product(final.lines),
+        discounts=recognized.discounts if recognized else final.discount, taxes=tax_by_jurisdiction(all_taxes),
+        credit_applied=final.credit_applied - final.credit_granted, amount_due=final.amount_due,
+        deferred=recognized.deferred if recognized else None,
+        unbilled=recognized.unbilled if recognized else None))  # fmt: skip
     _changed(ctx, uow, actor, EventType.INVOICE_FINALIZED, invoice, final, now)
     if final.status is InvoiceStatus.PAID:
         _changed(ctx, uow, actor, EventType.INVOICE_PAID, final, final, now)
@@ -402,10 +413,17 @@ def void_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Invoice:
                 "invoice_credited", "An invoice with credit notes cannot be voided: credit the rest."
             )
         uow.invoices.save(voided)
+        day = local_day(now, uow.customers.get(invoice.tenant_id, invoice.customer_id).time_zone)
+        taken_back = revenue.on_void(ctx, uow, invoice, day, now)
         for entry in uow.ledger.entries_for(actor.tenant_id, "invoice", invoice.id):
-            post(
-                uow, ledger.void_entry(entry, id=ctx.new_id("je"), posted_at=now, number=invoice.number or "")
-            )
+            if taken_back is None:  # finalized before revenue recognition: its entry is simply reversed
+                post(
+                    uow,
+                    ledger.void_entry(entry, id=ctx.new_id("je"), posted_at=now, number=invoice.number or ""),
+                )
+            else:
+                post(uow, void_entry(uow.ledger.chart(actor.tenant_id), invoice, taken_back, entry,
+                                     id=ctx.new_id("je"), posted_at=now))  # fmt: skip
         net = invoice.credit_applied - invoice.credit_granted  # the balance it used comes back (or goes)
         if net.amount:
             uow.credit_balances.add(CreditMovement(
@@ -432,10 +450,12 @@ def write_off(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, invoice: Invoi
     written_off = mark_uncollectible(invoice)
     uow.invoices.save(written_off)
     if invoice.amount_remaining.amount > 0:
+        day = local_day(now, uow.customers.get(invoice.tenant_id, invoice.customer_id).time_zone)
+        released = revenue.on_write_off(ctx, uow, invoice, invoice.amount_remaining, day, now)
         post(uow, lambda: ledger.uncollectible_entry(
             uow.ledger.chart(actor.tenant_id), tenant_id=actor.tenant_id, id=ctx.new_id("je"), posted_at=now,
             invoice_id=invoice.id, number=invoice.number or "", currency=invoice.currency,
-            amount=invoice.amount_remaining))  # fmt: skip
+            amount=invoice.amount_remaining, deferred=released))  # fmt: skip
     audit.changed(ctx, uow, actor, EventType.INVOICE_MARKED_UNCOLLECTIBLE, object_type="invoice",
                   object_id=invoice.id, before=invoice.to_json(), after=written_off.to_json(), at=now,
                   customer_id=invoice.customer_id)  # fmt: skip

@@ -48,7 +48,7 @@ from kassa.core.subscriptions import (
     require,
     trial_days,
 )
-from kassa.services import audit, catalog, invoicing, jobs
+from kassa.services import audit, catalog, contracts, invoicing, jobs
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
 from kassa.store.uow import UnitOfWork
@@ -242,6 +242,7 @@ def _sync(
             {"term_end": str(segment.phase_end)},
         )
     _schedule_next(ctx, uow, updated, tl, today)
+    contracts.revise(ctx, uow, updated, versions, today, now)
     return updated
 
 

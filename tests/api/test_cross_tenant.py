@@ -60,9 +60,17 @@ PARAMETERS = {
 # Routes whose path parameter is not another tenant's object: a gateway signs its webhooks for a tenant id
 # (no API key; a bad signature answers 400 whoever the tenant is), and a dunning policy id is the tenant's own
 # name for an upsert (A's PUT /v1/dunning_policies/default writes A's policy; the snapshot shows B's unchanged).
-NOT_OBJECT_ROUTES = {"/v1/gateways/{gateway}/webhooks/{tenant_id}", "/v1/dunning_policies/{policy_id}"}
+# an account code names an entry of the tenant's own chart (every tenant has account 1100), not an object
+NOT_OBJECT_ROUTES = {
+    "/v1/gateways/{gateway}/webhooks/{tenant_id}",
+    "/v1/dunning_policies/{policy_id}",
+    "/v1/ledger/accounts/{account_code}",
+    "/v1/ledger/periods/{month}/reopen",
+}
 NOT_OBJECT_ROUTES_DOCUMENTED = {("POST", "/v1/gateways/{gateway}/webhooks/{tenant_id}"),
-                                ("PUT", "/v1/dunning_policies/{policy_id}")}  # fmt: skip
+                                ("PUT", "/v1/dunning_policies/{policy_id}"),
+                                ("GET", "/v1/ledger/accounts/{account_code}"),
+                                ("POST", "/v1/ledger/periods/{month}/reopen")}  # fmt: skip
 
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
 BODIES: dict[type[BaseModel], dict[str, Any]] = {

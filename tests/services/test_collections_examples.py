@@ -148,7 +148,7 @@ def credit_balance(ctx: ServiceContext, actor: Actor, cid: str) -> str:
 
 def balances(ctx: ServiceContext, actor: Actor) -> dict[str, str]:
     """The trial balance's nonzero accounts, after checking that it nets to zero (debits == credits)."""
-    rows = ledger.trial_balance(ctx, actor)
+    rows = ledger.trial_balance(ctx, actor, None)
     total = sum(
         (Money.parse(r["balance"]["amount"], r["balance"]["currency"]) for r in rows), Money.zero("EUR")
     )
@@ -659,7 +659,8 @@ def test_late_fee_after_the_grace_days_goes_on_the_next_invoice(ctx: ServiceCont
     assert charged(nxt) == [fee, recurring]
     assert [ln.item.product for ln in nxt.lines if ln.item.kind is LineKind.ONE_OFF] == ["late_fee"]
     assert owed(invoice(ctx, actor, first.id)) == ("open", "40.00", "60.00")
-    assert balances(ctx, actor) == {"1000": "40.00", "1100": "166.20", "4000": "-206.20"}
+    # revenue recognition (issue 8): March in full, the fee, and April's first day of 30 (3.33) are earned
+    assert balances(ctx, actor) == {"1000": "40.00", "1100": "166.20", "2300": "-96.67", "4000": "-109.53"}
 
 
 def test_interest_for_paying_late_goes_on_the_next_invoice(ctx: ServiceContext, actor: Actor) -> None:
@@ -669,7 +670,8 @@ def test_interest_for_paying_late_goes_on_the_next_invoice(ctx: ServiceContext, 
     Interest 100.00 x 8 % x 30 / 365 = 0.6575... -> 0.66, charged when the invoice is paid (and only then),
     billed on the next invoice, the bill run's for 04-02: INV-2026-00002, Basic monthly 100.00 plus
     "Interest on invoice INV-2026-00001: 30 days late at 8 % a year" 0.66 = 100.66.
-    Ledger: 1000 100.00, 1100 100.66, 4000 -200.66.
+    Ledger: 1000 100.00, 1100 100.66; revenue 4000 -103.99 (March's 100.00, the interest, and 3.33 for
+    April's first day of 30), deferred revenue 2300 -96.67 (the rest of April).
     """
     tenants.update_settings(ctx, actor, {"late_fee": {"annual_interest_percent": "8"}})
     clock_id = new_clock(ctx, actor)
@@ -688,7 +690,7 @@ def test_interest_for_paying_late_goes_on_the_next_invoice(ctx: ServiceContext, 
         "100.66",
         [interest, recurring],
     )
-    assert balances(ctx, actor) == {"1000": "100.00", "1100": "100.66", "4000": "-200.66"}
+    assert balances(ctx, actor) == {"1000": "100.00", "1100": "100.66", "2300": "-96.67", "4000": "-103.99"}
 
 
 def test_a_late_fee_on_a_hand_made_invoice_billed_by_hand(ctx: ServiceContext, actor: Actor) -> None:

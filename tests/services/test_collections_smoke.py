@@ -33,7 +33,7 @@ def test_a_card_that_succeeds_pays_the_invoice_on_its_due_date(ctx: ServiceConte
     assert [(p.status.value, p.amount.amount_text(), p.attempt) for p in found] == [
         ("succeeded", "100.00", 1)
     ]
-    balances = {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor)}
+    balances = {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor, None)}
     assert balances["1100"] == "0.00" and balances["1050"] == "100.00"
 
 

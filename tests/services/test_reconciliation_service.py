@@ -165,7 +165,7 @@ def _payments(ctx: ServiceContext, actor: Actor, customer_id: str) -> list[Payme
 
 
 def _balances(ctx: ServiceContext, actor: Actor) -> dict[str, str]:
-    return {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor)}
+    return {row["account"]: row["balance"]["amount"] for row in ledger.trial_balance(ctx, actor, None)}
 
 
 def _status(ctx: ServiceContext, actor: Actor, invoice_id: str) -> tuple[InvoiceStatus, str]:

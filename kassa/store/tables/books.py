@@ -50,6 +50,7 @@ revenue_schedules = sa.Table(  # one row per document line and accounting month 
     sa.Column("amount_minor", sa.BigInteger, nullable=False),  # revenue before discounts (signed)
     sa.Column("discount_minor", sa.BigInteger, nullable=False),
     sa.Column("recognized_minor", sa.BigInteger, nullable=False),  # net of the discount, posted so far
+    sa.Column("recognized_through", sa.Date),  # the last day recognized (None: nothing yet)
     sa.Column("pending", sa.Boolean, nullable=False),  # some of it is still to be recognized
     sa.Column("mrr_minor", sa.BigInteger),  # recurring lines: the line's net, per month
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -70,6 +71,7 @@ contract_charges = sa.Table(  # what a subscription commits its customer to, as 
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("customer_id", ID, nullable=False),
     sa.Column("signed_on", sa.Date, nullable=False),
+    sa.Column("superseded_on", sa.Date),  # the next revision's signed_on (None: the latest)
     sa.Column("bill_on", sa.Date, nullable=False),
     sa.Column("product", sa.String(100), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
