@@ -11,10 +11,11 @@ generate_series), two years of monthly invoices (2025-01 .. 2026-12) as the reve
 - revenue_schedules: one recurring row a month per customer from its start month (customer g starts in
   month g % 6 of 2025), ratable over the month, recognized in full, mrr_minor = its net (20.00 to 60.00 EUR
   by g % 5, plans "starter", "team", "business"); every 17th customer doubles its MRR from 2025-10
-  (expansion); every 31st churns (no rows after month 12 + g % 12); every 4th has a usage row a month
-  (a point on the month's last day, mrr_minor NULL);
+  (expansion), every 23rd halves it from 2026-11 (contraction: the churn-risk downgrade signal), every 31st
+  churns (no rows from month 12 + g % 12 on); every 4th has a usage row a month (a point on the month's
+  last day, mrr_minor NULL);
 - one subscription per customer: contract_charges (revision 1 signed on its start, 12 monthly charges)
-  and bookings (new, expansion, cancellation);
+  and bookings (new, expansion, contraction, cancellation);
 - a journal entry per invoice (Dr 1100 receivable, Cr 4000 revenue);
 - cost_entries: every 10th customer, one a quarter.
 Then ANALYZE and CHECKPOINT, and each report is called for the 24 months (clock on 2026-12-15) three times:

@@ -14,8 +14,16 @@ from kassa.services.exports import Export
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
-From = Annotated[date, Query(alias="from", description="The first day, YYYY-MM-DD (included)")]
-To = Annotated[date, Query(alias="to", description="The last day, YYYY-MM-DD (included)")]
+From = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="The first day, YYYY-MM-DD (included); default: the first day of `to`'s month",
+    ),
+]
+To = Annotated[
+    date | None, Query(alias="to", description="The last day, YYYY-MM-DD (included); default: today")
+]
 CSV: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "A CSV file (UTF-8, CRLF)"}
 }
@@ -27,20 +35,20 @@ def _download(export: Export) -> StreamingResponse:
 
 
 @router.get("/journal_entries", response_class=StreamingResponse, responses=CSV)
-def export_journal_entries(start: From, end: To, ctx: Ctx, actor: Caller) -> StreamingResponse:
+def export_journal_entries(ctx: Ctx, actor: Caller, start: From = None, end: To = None) -> StreamingResponse:
     """One row per posting booked from `from` to `to`: entry, dates, source, account, debit or credit."""
     return _download(exports.journal_entries(ctx, actor, start, end))
 
 
 @router.get("/invoices", response_class=StreamingResponse, responses=CSV)
-def export_invoices(start: From, end: To, ctx: Ctx, actor: Caller) -> StreamingResponse:
+def export_invoices(ctx: Ctx, actor: Caller, start: From = None, end: To = None) -> StreamingResponse:
     """One row per invoice finalized from `from` to `to` (days in the tenant's time zone)."""
     return _download(exports.invoices(ctx, actor, start, end))
 
 
 @router.get("/general_ledger", response_class=StreamingResponse, responses=CSV)
 def export_general_ledger(
-    start: From, end: To, ctx: Ctx, actor: Caller,
+    ctx: Ctx, actor: Caller, start: From = None, end: To = None,
     format: Annotated[Literal["xero"], Query(description="xero: Xero's manual journal import CSV")] = "xero",
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$",
                                           description="Only entries in this currency (default: the tenant's)")] = None,

@@ -23,8 +23,16 @@ MonthText = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}$")]
 AccountCode = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$", description="An account code")
 ]
-From = Annotated[date, Query(alias="from", description="The first day, YYYY-MM-DD (booked_on, included)")]
-To = Annotated[date, Query(alias="to", description="The last day, YYYY-MM-DD (included)")]
+From = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="The first day, YYYY-MM-DD (booked_on, included); default: the first day of `to`'s month",
+    ),
+]
+To = Annotated[
+    date | None, Query(alias="to", description="The last day, YYYY-MM-DD (included); default: today")
+]
 LedgerLimit = Annotated[
     int, Query(ge=1, le=ledger.MAX_LEDGER_LINES, description="Postings per page, 1 to 1000.")
 ]
@@ -87,7 +95,9 @@ class BalanceTotal(BaseModel):
 
 
 class Balances(BaseModel):
-    as_of: date | None = Field(description="Entries booked on or before this day; null: all of them")
+    as_of: Annotated[
+        date | None, Field(description="Entries booked on or before this day; null: all of them")
+    ]
     data: list[BalanceLine]
     totals: list[BalanceTotal] = Field(description="The debit and credit columns summed, per currency")
     balanced: bool = Field(description="Debits equal credits in every currency")
@@ -161,7 +171,7 @@ def _per_currency(balances: Mapping[str, Money], currencies: set[str]) -> list[M
 
 @router.get("/accounts/{account_code}", response_model=AccountLedgerOut, response_model_by_alias=True)
 def account_ledger(
-    account_code: AccountCode, start: From, end: To, ctx: Ctx, actor: Caller, limit: LedgerLimit = 100,
+    account_code: AccountCode, ctx: Ctx, actor: Caller, start: From = None, end: To = None, limit: LedgerLimit = 100,
     cursor: LedgerCursor = None,
 ) -> AccountLedgerOut:  # fmt: skip
     """The general ledger of one account: its opening balance, each posting booked from `from` to `to` with

@@ -96,14 +96,14 @@ def assess(signals: Signals) -> Risk | None:
     fired: list[Signal] = []
     reasons: list[str] = []
     score = 0
-    declining = sorted((t for t in signals.usage if declining(t)),
+    falling = sorted((t for t in signals.usage if declining(t)),
                        key=lambda t: (Fraction(t.recent) / Fraction(t.before), t.metric))  # fmt: skip
-    worst = declining[0] if declining else None
+    worst = falling[0] if falling else None
     if worst is not None:
         stopped = worst.recent <= 0
         fired.append(Signal.USAGE_STOPPED if stopped else Signal.USAGE_DECLINING)
         score += POINTS_USAGE_STOPPED if stopped else POINTS_USAGE_DECLINING
-        for t in declining:
+        for t in falling:
             reasons.append(f"usage of {t.metric} {'stopped' if t.recent <= 0 else 'fell'}: {_number(t.recent)} in "
                            f"the last {USAGE_WINDOW_DAYS} days against {_number(t.before)} in the "
                            f"{USAGE_WINDOW_DAYS} before ({t.change_pct} %)")  # fmt: skip

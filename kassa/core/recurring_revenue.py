@@ -47,7 +47,7 @@ def months_back(month: date, n: int) -> date:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleRow:
+class MrrRow:
     """What MRR reads of one revenue schedule row."""
 
     customer_id: str
@@ -57,7 +57,7 @@ class ScheduleRow:
     mrr_minor: int | None  # None: not a recurring line (usage, setup, one-off...)
 
 
-def mrr_on(rows: Iterable[ScheduleRow], days: Sequence[date]) -> dict[Account, dict[date, int]]:
+def mrr_on(rows: Iterable[MrrRow], days: Sequence[date]) -> dict[Account, dict[date, int]]:
     """Each account's MRR on each day: the sum of `mrr_minor` over its recurring rows covering the day.
     An (account, day) with no covering row is absent; one whose rows sum to zero is there with 0."""
     out: dict[Account, dict[date, int]] = {}
@@ -409,7 +409,7 @@ def cohorts(series: Series, *, first: date, last: date, currency: str, rates: Ra
     conv = _Converter(rates, currency)
     cells = []
     for cohort in sorted(size):
-        starting = conv_sum(conv, start_mrr[cohort], cohort, currency)
+        starting = _conv_sum(conv, start_mrr[cohort], cohort, currency)
         for age, month in enumerate(months(cohort, last)):
             held = mrr.get((cohort, month), {})
             base = sum((conv.exact(v, c, month) for c, v in start_mrr[cohort].items()), Fraction(0))
@@ -418,13 +418,13 @@ def cohorts(series: Series, *, first: date, last: date, currency: str, rates: Ra
             cells.append(CohortCell(
                 cohort=cohort, month=month, age=age, customers=size[cohort], active=kept,
                 logo_retention_pct=percent(Fraction(kept), Fraction(size[cohort])) or Decimal("0.00"),
-                starting_mrr=starting, mrr=conv_sum(conv, held, month, currency),
+                starting_mrr=starting, mrr=_conv_sum(conv, held, month, currency),
                 mrr_retention_pct=percent(now, base),
             ))  # fmt: skip
     return Cohorts(currency=currency, cells=tuple(cells), rates=conv.rates_used())
 
 
-def conv_sum(conv: _Converter, values: Mapping[str, int], month: date, currency: str) -> Money:
+def _conv_sum(conv: _Converter, values: Mapping[str, int], month: date, currency: str) -> Money:
     return sum((conv.money(v, c, month) for c, v in sorted(values.items())), Money.zero(currency))
 
 

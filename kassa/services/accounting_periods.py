@@ -54,7 +54,10 @@ def close_period(ctx: ServiceContext, actor: Actor, month: Any) -> tuple[date, l
                              first_booked=uow.ledger.first_booked_on(tenant_id), at=now, by=_actor_name(actor))  # fmt: skip
         uow.accounting_periods.save(rows)
         before = {"closed_through": _through(existing), "months": {month_name(p.month): "open" for p in rows}}
-        after = {"closed_through": month_name(target), "months": {month_name(p.month): "closed" for p in rows}}
+        after = {
+            "closed_through": month_name(target),
+            "months": {month_name(p.month): "closed" for p in rows},
+        }
         audit.changed(ctx, uow, actor, EventType.ACCOUNTING_PERIOD_CLOSED, object_type=OBJECT_TYPE,
                       object_id=month_name(target), before=before, after=after, at=now,
                       data={"month": month_name(target), "closed_through": month_name(target),
@@ -77,7 +80,10 @@ def reopen_period(
         rows = periods.reopen(existing, target, reason=reason, at=now, by=_actor_name(actor))
         uow.accounting_periods.save(rows)
         through = periods.closed_through([p for p in existing if p.month < target])
-        before = {"closed_through": _through(existing), "months": {month_name(p.month): "closed" for p in rows}}
+        before = {
+            "closed_through": _through(existing),
+            "months": {month_name(p.month): "closed" for p in rows},
+        }
         after = {"closed_through": None if through is None else month_name(through),
                  "months": {month_name(p.month): "open" for p in rows}, "reason": rows[0].reopen_reason}  # fmt: skip
         audit.changed(ctx, uow, actor, EventType.ACCOUNTING_PERIOD_REOPENED, object_type=OBJECT_TYPE,

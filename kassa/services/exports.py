@@ -20,7 +20,7 @@ from kassa.core.errors import DomainError
 from kassa.core.money import currency_code
 from kassa.core.periods import local_day, start_of
 from kassa.services.context import ServiceContext
-from kassa.services.ledger import check_range
+from kassa.services.ledger import date_range
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(9998, 12, 31)
@@ -55,16 +55,15 @@ class Export:
     media_type: str = "text/csv; charset=utf-8"
 
 
-def _day(value: Any, field: str) -> date:
-    if not isinstance(value, date) or not FIRST_DAY <= value <= LAST_DAY:
+def _day(value: Any, field: str) -> date | None:
+    if value is not None and (not isinstance(value, date) or not FIRST_DAY <= value <= LAST_DAY):
         raise DomainError("invalid_date", f"Give a day from {FIRST_DAY} to {LAST_DAY}.", field)
     return value
 
 
-def _range(start: Any, end: Any) -> tuple[date, date]:
-    first, last = _day(start, "from"), _day(end, "to")
-    check_range(first, last)
-    return first, last
+def _range(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> tuple[date, date]:
+    """The days asked for (default: this month to date in the tenant's calendar)."""
+    return date_range(ctx, actor.tenant_id, _day(start, "from"), _day(end, "to"))
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -92,9 +91,9 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
     yield out.getvalue()
 
 
-def journal_entries(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> Export:
+def journal_entries(ctx: ServiceContext, actor: Actor, start: date | None, end: date | None) -> Export:
     """One row per posting booked from `start` to `end` (both included), in ledger order."""
-    first, last = _range(start, end)
+    first, last = _range(ctx, actor, start, end)
 
     def rows() -> Iterator[Sequence[str]]:
         with ctx.uow(read_only=True) as uow:
@@ -109,9 +108,9 @@ def journal_entries(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> 
     return Export(filename=f"journal_entries_{first}_{last}.csv", chunks=_csv(JOURNAL_COLUMNS, rows()))
 
 
-def invoices(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> Export:
+def invoices(ctx: ServiceContext, actor: Actor, start: date | None, end: date | None) -> Export:
     """One row per invoice finalized from `start` to `end` (days in the tenant's time zone, both included)."""
-    first, last = _range(start, end)
+    first, last = _range(ctx, actor, start, end)
 
     def rows() -> Iterator[Sequence[str]]:
         with ctx.uow(read_only=True) as uow:
@@ -131,12 +130,12 @@ def invoices(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> Export:
 
 
 def general_ledger(
-    ctx: ServiceContext, actor: Actor, start: Any, end: Any, *, format: str = GeneralLedgerFormat.XERO,
+    ctx: ServiceContext, actor: Actor, start: date | None, end: date | None, *, format: str = GeneralLedgerFormat.XERO,
     currency: str | None = None, tax_rate: str | None = None,
 ) -> Export:  # fmt: skip
     """The postings booked from `start` to `end` in one currency (default: the tenant's), as a file the
     accounting package imports: Xero manual journals, one journal per kassa entry."""
-    first, last = _range(start, end)
+    first, last = _range(ctx, actor, start, end)
     try:
         kind = GeneralLedgerFormat(format)
     except ValueError:
@@ -144,7 +143,9 @@ def general_ledger(
     code = None if currency is None else currency_code(currency, "currency")
     rate = XERO_TAX_RATE if tax_rate is None else tax_rate.strip()
     if not 1 <= len(rate) <= MAX_TAX_RATE:
-        raise DomainError("invalid_tax_rate", f"A tax rate name is 1 to {MAX_TAX_RATE} characters.", "tax_rate")
+        raise DomainError(
+            "invalid_tax_rate", f"A tax rate name is 1 to {MAX_TAX_RATE} characters.", "tax_rate"
+        )
 
     def rows() -> Iterator[Sequence[str]]:
         with ctx.uow(read_only=True) as uow:

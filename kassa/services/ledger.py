@@ -124,13 +124,27 @@ def check_range(start: date, end: date) -> None:
         raise DomainError("invalid_range", "`to` is not before `from`.", "to")
 
 
+def date_range(
+    ctx: ServiceContext, tenant_id: str, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """The days asked for; a missing `to` is today in the tenant's calendar, a missing `from` the first day
+    of `to`'s month (so nothing asked for means this month to date)."""
+    if end is None:
+        with ctx.uow(read_only=True) as uow:
+            end = local_day(ctx.clock.now(), uow.tenants.get(tenant_id).settings.time_zone)
+    if start is None:
+        start = end.replace(day=1)
+    check_range(start, end)
+    return start, end
+
+
 def account_ledger(
-    ctx: ServiceContext, actor: Actor, code: str, start: date, end: date, *, limit: int = 100,
+    ctx: ServiceContext, actor: Actor, code: str, start: date | None, end: date | None, *, limit: int = 100,
     cursor: str | None = None,
 ) -> AccountLedger:  # fmt: skip
     """One account's postings booked from `start` to `end` (both included) with the opening balance, the
     running balance after each posting and the closing balance; a page of `limit` postings at a time."""
-    check_range(start, end)
+    start, end = date_range(ctx, actor.tenant_id, start, end)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LEDGER_LINES:
         raise DomainError("invalid_limit", f"limit is 1 to {MAX_LEDGER_LINES}.", "limit")
     after = _cursor(cursor)

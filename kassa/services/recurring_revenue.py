@@ -23,13 +23,16 @@ from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
 DEFAULT_LIMIT = 100
-
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # months asked for lie between these years
 
 Month = date | str | None  # a date in the month, or "2026-11"; None: see _span
 
 
 def _month(value: date | str, field: str) -> date:
-    return month_of(value) if isinstance(value, date) else parse_month(value, field)
+    month = month_of(value) if isinstance(value, date) else parse_month(value, field)
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise DomainError("invalid_month", f"A month is between {FIRST_YEAR}-01 and {LAST_YEAR}-12.", field)
+    return month
 
 
 def _span(ctx: ServiceContext, tenant: Tenant, first_month: Month, last_month: Month) -> tuple[date, date]:
@@ -42,7 +45,7 @@ def _span(ctx: ServiceContext, tenant: Tenant, first_month: Month, last_month: M
     first = rr.months_back(last, 11) if first_month is None else _month(first_month, "from")
     if last < first:
         raise DomainError("invalid_month", "`to` is not before `from`.", "to")
-    if len(list(months(first, last))) > MAX_MONTHS:
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
         raise DomainError("invalid_month", f"A report covers at most {MAX_MONTHS} months.", "to")
     return first, last
 

@@ -59,7 +59,11 @@ class AccountingPeriods:
                       "reopened_at": p.reopened_at, "reopened_by": p.reopened_by,
                       "reopen_reason": p.reopen_reason}  # fmt: skip
             updated = self.conn.execute(
-                accounting_periods.update().where(c.tenant_id == p.tenant_id, c.month == p.month).values(**values)
+                accounting_periods.update()
+                .where(c.tenant_id == p.tenant_id, c.month == p.month)
+                .values(**values)
             )
             if updated.rowcount == 0:
-                self.conn.execute(accounting_periods.insert().values(tenant_id=p.tenant_id, month=p.month, **values))
+                self.conn.execute(
+                    accounting_periods.insert().values(tenant_id=p.tenant_id, month=p.month, **values)
+                )

@@ -127,7 +127,9 @@ class Ledger:
     @staticmethod
     def _postings_with_entries() -> sa.Join:
         pc, ec = journal_postings.c, journal_entries.c
-        return journal_postings.join(journal_entries, sa.and_(ec.tenant_id == pc.tenant_id, ec.id == pc.entry_id))
+        return journal_postings.join(
+            journal_entries, sa.and_(ec.tenant_id == pc.tenant_id, ec.id == pc.entry_id)
+        )
 
     def balances_as_of(self, tenant_id: str, day: date | None) -> dict[tuple[str, str], Money]:
         """Per (account, currency), debit-positive, of the entries booked on or before `day` (None: all)."""
@@ -206,7 +208,9 @@ class Ledger:
         rows = self.conn.execute(query.limit(limit + 1)).all()
         return [self._movement(r) for r in rows[:limit]], len(rows) > limit
 
-    def journal(self, tenant_id: str, start: date, end: date, *, currency: str | None = None) -> Iterator[Movement]:
+    def journal(
+        self, tenant_id: str, start: date, end: date, *, currency: str | None = None
+    ) -> Iterator[Movement]:
         """Every posting booked from `start` to `end`, in ledger order; streamed in batches."""
         query = self._movements_query(tenant_id, start, end)
         if currency is not None:

@@ -18,8 +18,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from pydantic import BaseModel
 
+from kassa.api import costs as costs_api
 from kassa.api import coupons as coupons_api
 from kassa.api import invoices as invoices_api
+from kassa.api import ledger as ledger_api
 from kassa.api import payments as payments_api
 from kassa.api import subscriptions as subscriptions_api
 from kassa.api import test_clocks as clocks_api  # a module alias: pytest would collect Test* names
@@ -75,6 +77,12 @@ NOT_OBJECT_ROUTES_DOCUMENTED = {("POST", "/v1/gateways/{gateway}/webhooks/{tenan
 # A minimal valid body per request model; each would change B's object if the wall had a gap.
 BODIES: dict[type[BaseModel], dict[str, Any]] = {
     CustomerUpdate: {"name": "Taken by A", "metadata": {"owner": "A"}},
+    costs_api.CostCreate: {
+        "occurred_on": "2026-01-02",
+        "kind": "other",
+        "cost": {"amount": "1.00", "currency": "EUR"},
+    },
+    ledger_api.PeriodReopen: {"reason": "Taken by A"},
     UserUpdate: {"name": "Taken by A", "active": False},
     ApiKeyRotate: {"grace_hours": 0},
     clocks_api.TestClockAdvance: {"frozen_time": "2027-01-01T00:00:00Z"},

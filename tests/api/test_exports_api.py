@@ -79,7 +79,10 @@ def test_the_journal_export_has_one_row_per_posting(client: TestClient, clock: S
     made = _books(client, clock)
     late = _late_invoice(client)
     response = client.get("/v1/exports/journal_entries?from=2026-01-01&to=2026-01-01")
-    assert response.headers["content-disposition"] == 'attachment; filename="journal_entries_2026-01-01_2026-01-01.csv"'
+    assert (
+        response.headers["content-disposition"]
+        == 'attachment; filename="journal_entries_2026-01-01_2026-01-01.csv"'
+    )
     found = rows(response)
     assert list(found[0]) == COLUMNS
     assert response.text.startswith(",".join(COLUMNS) + "\r\n")
@@ -107,14 +110,18 @@ def test_the_journal_export_has_one_row_per_posting(client: TestClient, clock: S
     assert rows(client.get("/v1/exports/journal_entries?from=2025-12-01&to=2025-12-31")) == []
 
 
-def test_the_invoice_export_lists_the_invoices_finalized_in_the_range(client: TestClient, clock: SettableClock) -> None:
+def test_the_invoice_export_lists_the_invoices_finalized_in_the_range(
+    client: TestClient, clock: SettableClock
+) -> None:
     """January: INV 1 (100.00 + 19.00, 40.00 paid, open) and INV 2 (50.00 + 9.50); a customer name that
     starts like a formula gets a leading apostrophe. 2 Jan alone: INV 2 only; a day in the tenant's time
     zone decides (the tenant is on UTC here)."""
     made = _books(client, clock)
     response = client.get("/v1/exports/invoices?from=2026-01-01&to=2026-01-31")
     found = rows(response)
-    assert response.headers["content-disposition"] == 'attachment; filename="invoices_2026-01-01_2026-01-31.csv"'
+    assert (
+        response.headers["content-disposition"] == 'attachment; filename="invoices_2026-01-01_2026-01-31.csv"'
+    )
     assert found == [
         {"number": "INV-2026-00001", "invoice_id": made["acme"]["id"], "finalized_on": "2026-01-01", "bill_date": "",
          "due_date": "2026-01-01", "customer_id": made["acme"]["customer_id"], "customer_name": "Acme AG",
@@ -169,13 +176,37 @@ def test_the_general_ledger_exports_as_xero_manual_journals(client: TestClient, 
 
 
 def test_bad_ranges_and_formats_are_refused(client: TestClient) -> None:
-    """`to` before `from` is invalid_range; a missing or malformed day is refused by the request check;
+    """`to` before `from` is invalid_range (also when `from` defaults to the first of `to`'s month); a
+    malformed day is refused by the request check;
     only the xero format exists; days before 1900 are invalid_date."""
-    refused(client.get("/v1/exports/journal_entries?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to")
+    refused(
+        client.get("/v1/exports/journal_entries?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to"
+    )
     refused(client.get("/v1/exports/invoices?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to")
-    refused(client.get("/v1/exports/general_ledger?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to")
-    assert client.get("/v1/exports/journal_entries?to=2026-01-31").status_code == 422
+    refused(
+        client.get("/v1/exports/general_ledger?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to"
+    )
+    refused(
+        client.get("/v1/exports/journal_entries?from=2026-02-01"), 422, "invalid_range", "to"
+    )  # today: 1 Jan
     assert client.get("/v1/exports/journal_entries?from=2026-13-01&to=2026-01-31").status_code == 422
-    assert client.get("/v1/exports/general_ledger?from=2026-01-01&to=2026-01-31&format=quickbooks").status_code == 422
+    assert (
+        client.get("/v1/exports/general_ledger?from=2026-01-01&to=2026-01-31&format=quickbooks").status_code
+        == 422
+    )
     refused(client.get("/v1/exports/invoices?from=0001-01-01&to=2026-01-31"), 422, "invalid_date", "from")
     refused(client.get("/v1/exports/invoices?from=2026-01-01&to=9999-12-31"), 422, "invalid_date", "to")
+
+
+def test_without_a_range_an_export_covers_this_month_to_date(
+    client: TestClient, clock: SettableClock
+) -> None:
+    """On 2 Jan, no `from`/`to`: 1–2 Jan (both invoices, the payment: 8 postings); only `to` = 1 Jan:
+    1–1 Jan (5 postings); only `from` = 2 Jan: 2 Jan to today (3 postings)."""
+    _books(client, clock)
+    assert len(rows(client.get("/v1/exports/journal_entries"))) == 8
+    assert client.get("/v1/exports/invoices").headers["content-disposition"] == (
+        'attachment; filename="invoices_2026-01-01_2026-01-02.csv"'
+    )
+    assert len(rows(client.get("/v1/exports/journal_entries?to=2026-01-01"))) == 5
+    assert len(rows(client.get("/v1/exports/general_ledger?from=2026-01-02"))) == 3

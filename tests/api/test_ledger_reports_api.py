@@ -31,7 +31,9 @@ def eur(amount: str) -> dict[str, str]:
     return {"amount": amount, "currency": "EUR"}
 
 
-def _invoice(client: TestClient, external_id: str, price: str, test_clock_id: str | None = None) -> dict[str, Any]:
+def _invoice(
+    client: TestClient, external_id: str, price: str, test_clock_id: str | None = None
+) -> dict[str, Any]:
     body = {"external_id": external_id, "name": external_id.title(), "currency": "EUR", "address": MUNICH}
     if test_clock_id:
         body["test_clock_id"] = test_clock_id
@@ -54,7 +56,9 @@ def _books(client: TestClient, clock: SettableClock) -> tuple[dict[str, Any], di
     return first, _invoice(client, "beta", "50.00")
 
 
-def test_the_trial_balance_as_of_a_day_has_columns_that_agree(client: TestClient, clock: SettableClock) -> None:
+def test_the_trial_balance_as_of_a_day_has_columns_that_agree(
+    client: TestClient, clock: SettableClock
+) -> None:
     """As of 1 Jan: cash 40.00 Dr, receivable 79.00 Dr, tax 19.00 Cr, revenue 100.00 Cr: 119.00 = 119.00. As of
     2 Jan (and with no day): receivable 138.50, tax 28.50, revenue 150.00: 178.50 = 178.50. As of 31 Dec 2025:
     nothing."""
@@ -76,9 +80,15 @@ def test_the_trial_balance_as_of_a_day_has_columns_that_agree(client: TestClient
     second = ok(client.get("/v1/ledger/balances?as_of=2026-01-02"))
     assert {r["account"]: r["balance"]["amount"] for r in second["data"]} == {
         "1000": "40.00", "1100": "138.50", "2100": "-28.50", "4000": "-150.00"}  # fmt: skip
-    assert second["totals"] == [{"currency": "EUR", "debit": eur("178.50"), "credit": eur("178.50"), "balanced": True}]
+    assert second["totals"] == [
+        {"currency": "EUR", "debit": eur("178.50"), "credit": eur("178.50"), "balanced": True}
+    ]
     everything = ok(client.get("/v1/ledger/balances"))
-    assert (everything["as_of"], everything["data"], everything["totals"]) == (None, second["data"], second["totals"])
+    assert (everything["as_of"], everything["data"], everything["totals"]) == (
+        None,
+        second["data"],
+        second["totals"],
+    )
     assert ok(client.get("/v1/ledger/balances?as_of=2025-12-31")) == {
         "as_of": "2025-12-31", "data": [], "totals": [], "balanced": True}  # fmt: skip
     assert client.get("/v1/ledger/balances?as_of=2026-02-30").status_code == 422
@@ -88,11 +98,17 @@ def test_the_general_ledger_of_an_account_runs_its_balance_across_pages(
     client: TestClient, clock: SettableClock
 ) -> None:
     """Receivable 1100 from 2 Jan: opening 79.00 (119.00 − 40.00), INV 2 +59.50 → 138.50, closing 138.50.
-    The month in pages of 2: +119.00 → 119.00, −40.00 → 79.00; then +59.50 → 138.50. Unknown account:
+    The month in pages of 2: +119.00 → 119.00, −40.00 → 79.00; then +59.50 → 138.50. No `to`: today; no
+    `from`: the first of `to`'s month. Unknown account:
     404 account_not_found."""
     first, second = _books(client, clock)
     found = ok(client.get("/v1/ledger/accounts/1100?from=2026-01-02&to=2026-01-31"))
-    assert found["account"] == {"code": "1100", "name": "Accounts receivable", "type": "asset", "normal_side": "debit"}
+    assert found["account"] == {
+        "code": "1100",
+        "name": "Accounts receivable",
+        "type": "asset",
+        "normal_side": "debit",
+    }
     assert (found["from"], found["to"], found["opening_balances"], found["closing_balances"]) == (
         "2026-01-02", "2026-01-31", [eur("79.00")], [eur("138.50")])  # fmt: skip
     [line] = found["entries"]
@@ -108,12 +124,20 @@ def test_the_general_ledger_of_an_account_runs_its_balance_across_pages(
                                           (page["entries"][1]["source_id"], "0.00", "40.00", "79.00")]  # fmt: skip
     assert (page["has_more"], page["opening_balances"], page["closing_balances"]) == (True, [eur("0.00")],
                                                                                       [eur("138.50")])  # fmt: skip
-    rest = ok(client.get(f"/v1/ledger/accounts/1100?from=2026-01-01&to=2026-01-31&limit=2&cursor={page['next_cursor']}"))
+    rest = ok(
+        client.get(
+            f"/v1/ledger/accounts/1100?from=2026-01-01&to=2026-01-31&limit=2&cursor={page['next_cursor']}"
+        )
+    )
     assert ([e["balance"]["amount"] for e in rest["entries"]], rest["has_more"], rest["next_cursor"]) == (
         ["138.50"], False, None)  # fmt: skip
     refused(client.get("/v1/ledger/accounts/7777?from=2026-01-01&to=2026-01-31"), 404, "account_not_found")
     refused(client.get("/v1/ledger/accounts/1100?from=2026-02-01&to=2026-01-31"), 422, "invalid_range", "to")
-    assert client.get("/v1/ledger/accounts/1100?from=2026-01-01").status_code == 422
+    # no `to`: today (2 Jan); no `from` either: the first of this month
+    assert ok(client.get("/v1/ledger/accounts/1100?from=2026-01-01"))["to"] == "2026-01-02"
+    assert ok(client.get("/v1/ledger/accounts/1100")) == ok(
+        client.get("/v1/ledger/accounts/1100?from=2026-01-01")
+    )
     assert client.get("/v1/ledger/accounts/1100?from=2026-01-01&to=2026-01-31&cursor=nope").status_code == 422
 
 
@@ -136,8 +160,12 @@ def test_closing_december_sends_its_late_invoice_to_january_and_reopening_is_aud
         "month": "2025-12", "first_day": "2025-12-01", "last_day": "2025-12-31", "status": "closed",
         "closed_at": "2026-01-01T09:00:00Z", "reopened_at": None}  # fmt: skip
     assert december["closed_by"].startswith("api_key:key_")
-    refused(client.post("/v1/ledger/periods", json={"month": "2025-12"}), 409, "period_already_closed", "month")
-    refused(client.post("/v1/ledger/periods", json={"month": "2025-11"}), 409, "period_already_closed", "month")
+    refused(
+        client.post("/v1/ledger/periods", json={"month": "2025-12"}), 409, "period_already_closed", "month"
+    )
+    refused(
+        client.post("/v1/ledger/periods", json={"month": "2025-11"}), 409, "period_already_closed", "month"
+    )
 
     clock_id = ok(client.post("/v1/test_clocks", json={"name": "late", "frozen_time": "2025-12-20T10:00:00Z"}),
                   201)["id"]  # fmt: skip
@@ -149,8 +177,18 @@ def test_closing_december_sends_its_late_invoice_to_january_and_reopening_is_aud
     assert ok(client.get("/v1/ledger/balances?as_of=2025-12-31"))["data"] == []
 
     refused(client.post("/v1/ledger/periods/2025-12/reopen", json={}), 422, "reason_required", "reason")
-    refused(client.post("/v1/ledger/periods/2025-12/reopen", json={"reason": "  "}), 422, "reason_required", "reason")
-    refused(client.post("/v1/ledger/periods/2026-01/reopen", json={"reason": "x"}), 409, "period_not_closed", "month")
+    refused(
+        client.post("/v1/ledger/periods/2025-12/reopen", json={"reason": "  "}),
+        422,
+        "reason_required",
+        "reason",
+    )
+    refused(
+        client.post("/v1/ledger/periods/2026-01/reopen", json={"reason": "x"}),
+        409,
+        "period_not_closed",
+        "month",
+    )
     assert client.post("/v1/ledger/periods/2025-12-01/reopen", json={"reason": "x"}).status_code == 422
     clock.advance(timedelta(hours=2))
     reopened = ok(client.post("/v1/ledger/periods/2025-12/reopen", json={"reason": "Credit note missed"}))

@@ -101,7 +101,15 @@ def test_a_closed_month_cannot_be_closed_again() -> None:
     """Closed through October: closing September or October again is period_already_closed (409)."""
     for month in (date(2026, 9, 1), date(2026, 10, 1)):
         with pytest.raises(Conflict) as error:
-            close(TEN, closed("2026-09", "2026-10"), month, today=date(2026, 12, 1), first_booked=None, at=T, by="u")
+            close(
+                TEN,
+                closed("2026-09", "2026-10"),
+                month,
+                today=date(2026, 12, 1),
+                first_booked=None,
+                at=T,
+                by="u",
+            )
         assert (error.value.code, error.value.status) == ("period_already_closed", 409)
 
 
@@ -129,7 +137,11 @@ def test_reopening_needs_a_reason_and_a_closed_month() -> None:
         reopen(periods, date(2026, 9, 1), reason="x" * 501, at=LATER, by="u")
     assert error.value.code == "invalid_reason"
     reopened = [periods[0], *reopen(periods, date(2026, 9, 1), reason="why", at=LATER, by="u")]
-    for month, where in ((date(2026, 10, 1), periods), (date(2026, 7, 1), periods), (date(2026, 9, 1), reopened)):
+    for month, where in (
+        (date(2026, 10, 1), periods),
+        (date(2026, 7, 1), periods),
+        (date(2026, 9, 1), reopened),
+    ):
         with pytest.raises(Conflict) as conflict:
             reopen(where, month, reason="why", at=LATER, by="u")
         assert (conflict.value.code, conflict.value.status) == ("period_not_closed", 409)

@@ -21,7 +21,7 @@ from kassa.core.money import Money
 from kassa.core.recurring_revenue import (
     Movement,
     MrrMonth,
-    ScheduleRow,
+    MrrRow,
     Series,
     cohort_report,
     cohorts,
@@ -73,11 +73,11 @@ def test_mrr_on_sums_recurring_rows_covering_the_day() -> None:
     """A day's MRR is the sum of mrr_minor over rows with starts_on <= day < ends_on; rows without MRR
     (usage, one-off) are ignored; ends_on is exclusive; a proration credit nets against its line."""
     rows = [
-        ScheduleRow(customer_id="c1", currency="EUR", starts_on=JAN, ends_on=FEB, mrr_minor=10000),
-        ScheduleRow(customer_id="c1", currency="EUR", starts_on=date(2026, 1, 16), ends_on=FEB, mrr_minor=-10000),
-        ScheduleRow(customer_id="c1", currency="EUR", starts_on=date(2026, 1, 16), ends_on=FEB, mrr_minor=20000),
-        ScheduleRow(customer_id="c1", currency="EUR", starts_on=JAN, ends_on=FEB, mrr_minor=None),  # usage
-        ScheduleRow(customer_id="c2", currency="USD", starts_on=JAN, ends_on=date(2026, 1, 31), mrr_minor=500),
+        MrrRow(customer_id="c1", currency="EUR", starts_on=JAN, ends_on=FEB, mrr_minor=10000),
+        MrrRow(customer_id="c1", currency="EUR", starts_on=date(2026, 1, 16), ends_on=FEB, mrr_minor=-10000),
+        MrrRow(customer_id="c1", currency="EUR", starts_on=date(2026, 1, 16), ends_on=FEB, mrr_minor=20000),
+        MrrRow(customer_id="c1", currency="EUR", starts_on=JAN, ends_on=FEB, mrr_minor=None),  # usage
+        MrrRow(customer_id="c2", currency="USD", starts_on=JAN, ends_on=date(2026, 1, 31), mrr_minor=500),
     ]  # fmt: skip
     got = mrr_on(rows, [date(2026, 1, 15), date(2026, 1, 31)])
     assert got == {

@@ -16,7 +16,9 @@ KASSA = [sys.executable, "-m", "kassa"]
 
 def run(*args: str, database: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KASSA_DATABASE_URL": f"sqlite:///{database}", "KASSA_LOG_LEVEL": "WARNING"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=60, check=False, cwd=cwd)
+    return subprocess.run(
+        [*KASSA, *args], capture_output=True, text=True, env=env, timeout=60, check=False, cwd=cwd
+    )
 
 
 @pytest.fixture
@@ -38,8 +40,13 @@ def test_close_reopen_and_refusals(tenant: tuple[Path, str]) -> None:
     assert (again.returncode, again.stdout, again.stderr) == (2, "", "kassa: period_already_closed: 2020-02 is already "
                                                                "closed (the books are closed through 2020-02). [month]\n")  # fmt: skip
     blank = run("ledger", "reopen", "2020-02", "--reason", " ", "-t", tenant_id, database=database)
-    assert (blank.returncode, blank.stderr) == (2, "kassa: reason_required: Say why the month is reopened. [reason]\n")
-    reopened = run("ledger", "reopen", "2020-02", "--reason", "Audit finding", "-t", tenant_id, database=database)
+    assert (blank.returncode, blank.stderr) == (
+        2,
+        "kassa: reason_required: Say why the month is reopened. [reason]\n",
+    )
+    reopened = run(
+        "ledger", "reopen", "2020-02", "--reason", "Audit finding", "-t", tenant_id, database=database
+    )
     assert (reopened.returncode, reopened.stdout) == (0, "reopened 2020-02: no month is closed\n")
 
 
@@ -56,8 +63,14 @@ def test_exports_write_csv_files(tenant: tuple[Path, str], tmp_path: Path) -> No
             assert [row[0] for row in csv.reader(file)] == [header]
     bad = run("ledger", "export", "ledger", "--from", "2020-01-01", "--to", "2020-12-31", "--out",
               str(tmp_path / "x.csv"), "-t", tenant_id, database=database)  # fmt: skip
-    assert (bad.returncode, bad.stderr) == (2, "kassa: invalid_export: Export journal, invoices or general-ledger. [KIND]\n")
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "kassa: invalid_export: Export journal, invoices or general-ledger. [KIND]\n",
+    )
     backwards = run("ledger", "export", "journal", "--from", "2020-12-31", "--to", "2020-01-01", "--out",
                     str(tmp_path / "y.csv"), "-t", tenant_id, database=database)  # fmt: skip
-    assert (backwards.returncode, backwards.stderr) == (2, "kassa: invalid_range: `to` is not before `from`. [to]\n")
+    assert (backwards.returncode, backwards.stderr) == (
+        2,
+        "kassa: invalid_range: `to` is not before `from`. [to]\n",
+    )
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists()

@@ -36,7 +36,9 @@ def books(ctx: ServiceContext, clock: SettableClock) -> Iterator[TenantAccess]:
 
 
 def _customer(ctx: ServiceContext, actor: Actor, name: str, test_clock_id: str | None = None) -> str:
-    fields = {"external_id": name, "name": name.title()} | ({"test_clock_id": test_clock_id} if test_clock_id else {})
+    fields = {"external_id": name, "name": name.title()} | (
+        {"test_clock_id": test_clock_id} if test_clock_id else {}
+    )
     return customers.create_customer(ctx, actor, fields).id
 
 
@@ -106,7 +108,9 @@ def test_an_entry_for_a_closed_month_books_on_the_first_of_the_next_month(
     through, rows = accounting_periods.list_periods(ctx, actor)
     assert (through, [(p.month, p.closed) for p in rows]) == (
         date(2026, 10, 1), [(date(2026, 8, 1), True), (date(2026, 9, 1), True), (date(2026, 10, 1), True)])  # fmt: skip
-    behind = test_clocks.create_test_clock(ctx, actor, name="behind", frozen_time=datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
+    behind = test_clocks.create_test_clock(
+        ctx, actor, name="behind", frozen_time=datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    )
     _grant(ctx, actor, _customer(ctx, actor, "late", behind.id), "30.00")
     _post_for_day(ctx, books.id, date(2026, 10, 25), "12.00")
     _grant(ctx, actor, _customer(ctx, actor, "now"), "7.00")
@@ -221,7 +225,10 @@ def test_the_general_ledger_of_an_account_pages_with_its_running_balance(
                                    cursor=first.next_cursor)  # fmt: skip
     assert ([m.balance for m in second.movements], second.has_more, second.closing, first.closing) == (
         [eur("-100.00")], False, {"EUR": eur("-100.00")}, {"EUR": eur("-100.00")})  # fmt: skip
-    assert (first.account is not None and first.account.name, first.opening) == ("Customer credit balances", {})
+    assert (first.account is not None and first.account.name, first.opening) == (
+        "Customer credit balances",
+        {},
+    )
     with pytest.raises(DomainError) as error:
         ledger.account_ledger(ctx, actor, "7777", date(2026, 10, 1), date(2026, 10, 31))
     assert (error.value.code, error.value.status) == ("account_not_found", 404)
@@ -230,7 +237,9 @@ def test_the_general_ledger_of_an_account_pages_with_its_running_balance(
     assert (backwards.value.code, backwards.value.field) == ("invalid_range", "to")
 
 
-def test_tenants_close_their_own_books(ctx: ServiceContext, clock: SettableClock, books: TenantAccess) -> None:
+def test_tenants_close_their_own_books(
+    ctx: ServiceContext, clock: SettableClock, books: TenantAccess
+) -> None:
     """Tenant B closing October changes nothing for tenant A: A's entry for 20 Oct books on 20 Oct."""
     other = make_tenant(ctx, "Other", time_zone="Europe/Berlin")
     clock.at = NOV_2

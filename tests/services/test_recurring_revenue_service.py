@@ -89,7 +89,9 @@ def test_mrr_report(ctx: ServiceContext, tenant: TenantAccess, history: dict[str
     assert report["rows"][3]["ltv"] == eur("300.00")  # 120.00 / (2 churned / (2 + 1 + 2) at start)
 
 
-def test_history_before_the_window_counts(ctx: ServiceContext, tenant: TenantAccess, history: dict[str, str]) -> None:
+def test_history_before_the_window_counts(
+    ctx: ServiceContext, tenant: TenantAccess, history: dict[str, str]
+) -> None:
     """A report from April still opens with March's MRR and knows who paid before (history is read from the
     tenant's first month)."""
     report = to_json(recurring_revenue.mrr_report(ctx, tenant.actor, "2026-04", "2026-04"))
@@ -97,7 +99,9 @@ def test_history_before_the_window_counts(ctx: ServiceContext, tenant: TenantAcc
     assert (row["opening_mrr"], row["customers_at_start"], row["mrr"]) == (eur("180.00"), 2, eur("120.00"))
 
 
-def test_default_months_are_the_last_twelve(ctx: ServiceContext, tenant: TenantAccess, clock: SettableClock) -> None:
+def test_default_months_are_the_last_twelve(
+    ctx: ServiceContext, tenant: TenantAccess, clock: SettableClock
+) -> None:
     """Without from/to: the 12 months ending with this month in the tenant's time zone."""
     clock.at = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)  # 1 June in Berlin
     berlin = make_tenant(ctx, "Berlin GmbH", time_zone="Europe/Berlin")
@@ -145,12 +149,15 @@ def test_missing_rate(ctx: ServiceContext, tenant: TenantAccess) -> None:
         ("2026-01", "Jan 2026", None, "invalid_month", "to"),
         ("2026-05", "2026-04", None, "invalid_month", "to"),
         ("2016-01", "2026-04", None, "invalid_month", "to"),  # more than 120 months
+        ("0001-01", "2026-04", None, "invalid_month", "from"),  # before 1900
+        ("2026-01", "9999-12", None, "invalid_month", "to"),  # after 2999
         ("2026-01", "2026-04", "XYZ", "unknown_currency", "currency"),
     ],
 )
 def test_bad_input(ctx: ServiceContext, tenant: TenantAccess, first: str, last: str, currency: str | None,
                    code: str, field: str) -> None:  # fmt: skip
-    """Bad months and currencies are DomainErrors naming the field."""
+    """Bad months (not a month, out of order, over 120 months, outside 1900..2999) and currencies are
+    DomainErrors naming the field."""
     with pytest.raises(DomainError) as caught:
         recurring_revenue.mrr_report(ctx, tenant.actor, first, last, currency)
     assert (caught.value.code, caught.value.field) == (code, field)
@@ -198,7 +205,9 @@ def test_churn_risk_report(ctx: ServiceContext, tenant: TenantAccess, clock: Set
             *((d, "calls", now - timedelta(days=5, hours=h), None, True) for h in range(2)),
             *((g, "calls", now - timedelta(days=d_), None, True) for d_ in (10, 45)),
         ])  # fmt: skip
-        uow.conn.execute(invoices.insert(), [invoice_row(tenant.id, e, "inv_e", "open", date(2026, 2, 10), 9900)])
+        uow.conn.execute(
+            invoices.insert(), [invoice_row(tenant.id, e, "inv_e", "open", date(2026, 2, 10), 9900)]
+        )
         uow.conn.execute(payments.insert(), [payment_row(tenant.id, e, "inv_e", "failed", now - timedelta(days=d_))
                                              for d_ in (3, 10)])  # fmt: skip
         uow.commit()

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kassa.core.recurring_revenue import ScheduleRow, month_end, mrr_on
+from kassa.core.recurring_revenue import MrrRow, month_end, mrr_on
 from kassa.core.reports import next_month
 from kassa.services import customers
 from kassa.services.context import ServiceContext
@@ -46,8 +46,8 @@ def schedule_row(tenant_id: str, customer_id: str, starts_on: date, ends_on: dat
     }  # fmt: skip
 
 
-def oracle_rows(rows: Sequence[dict[str, Any]]) -> list[ScheduleRow]:
-    return [ScheduleRow(customer_id=r["customer_id"], currency=r["currency"], starts_on=r["starts_on"],
+def oracle_rows(rows: Sequence[dict[str, Any]]) -> list[MrrRow]:
+    return [MrrRow(customer_id=r["customer_id"], currency=r["currency"], starts_on=r["starts_on"],
                         ends_on=r["ends_on"], mrr_minor=r["mrr_minor"]) for r in rows]  # fmt: skip
 
 
