@@ -722,7 +722,9 @@ def ledger_reopen(
     _, ctx = _context()
     through, rows = accounting_periods.reopen_period(ctx, system_actor(tenant_id, "cli"), month, reason)
     reopened = ", ".join(f"{p.month:%Y-%m}" for p in rows)
-    typer.echo(f"reopened {reopened}: " + (f"closed through {through:%Y-%m}" if through else "no month is closed"))
+    typer.echo(
+        f"reopened {reopened}: " + (f"closed through {through:%Y-%m}" if through else "no month is closed")
+    )
 
 
 @ledger.command("export")
@@ -733,8 +735,12 @@ def ledger_export(
     end: Annotated[str, typer.Option("--to", help="The last day, YYYY-MM-DD (included).")],
     out: Annotated[Path, typer.Option("--out", help="The CSV file to write.", dir_okay=False)],
     format: Annotated[str, typer.Option(help="general-ledger: the import format (xero).")] = "xero",
-    currency: Annotated[str | None, typer.Option(help="general-ledger: one currency (default: the tenant's).")] = None,
-    tax_rate: Annotated[str | None, typer.Option(help='general-ledger: Xero tax rate name ("Tax Exempt").')] = None,
+    currency: Annotated[
+        str | None, typer.Option(help="general-ledger: one currency (default: the tenant's).")
+    ] = None,
+    tax_rate: Annotated[
+        str | None, typer.Option(help='general-ledger: Xero tax rate name ("Tax Exempt").')
+    ] = None,
 ) -> None:
     """Write the journal, the invoices or the general ledger (Xero manual journals) of a date range as CSV."""
     from kassa.services import exports
@@ -747,7 +753,9 @@ def ledger_export(
     elif kind == "invoices":
         export = exports.invoices(ctx, actor, first, last)
     elif kind == "general-ledger":
-        export = exports.general_ledger(ctx, actor, first, last, format=format, currency=currency, tax_rate=tax_rate)
+        export = exports.general_ledger(
+            ctx, actor, first, last, format=format, currency=currency, tax_rate=tax_rate
+        )
     else:
         raise DomainError("invalid_export", "Export journal, invoices or general-ledger.", "KIND")
     partial = out.with_name(out.name + ".part")  # a failure half-way leaves no file that looks complete
