@@ -620,8 +620,12 @@ def statement_import(
 def costs_import(
     tenant_id: TenantOption,
     file: Annotated[
-        Path, typer.Argument(help="A CSV file: customer,date,kind,amount,currency,minutes,description,id.",
-                             exists=True, dir_okay=False)
+        Path,
+        typer.Argument(
+            help="A CSV file: customer,date,kind,amount,currency,minutes,description,id.",
+            exists=True,
+            dir_okay=False,
+        ),
     ],  # fmt: skip
 ) -> None:
     """Import costs per customer (infrastructure bills, support time): all rows or, when a line is wrong, none;
