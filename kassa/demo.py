@@ -186,7 +186,9 @@ def _usage(ctx: ServiceContext, actor: Any, ids: dict[str, str], say: Callable[[
             events.append({"id": f"{external_id}-storage-{day:%Y%m%d}", "metric": "storage_gb",
                            "subscription_id": sub.id, "timestamp": (day + timedelta(hours=6)).isoformat(),
                            "properties": {"gb": str(gb + (day - datetime.combine(first, time(), tzinfo=UTC)).days)}})  # fmt: skip
-            for n in range(rng.randint(users_count // 2, users_count)):
+            for n in (
+                range(rng.randint(users_count // 2, users_count)) if day + timedelta(hours=9) < now else ()
+            ):
                 events.append({"id": f"{external_id}-user-{day:%Y%m%d}-{n}", "metric": "active_users",
                                "subscription_id": sub.id, "timestamp": (day + timedelta(hours=9)).isoformat(),
                                "properties": {"user": f"u{rng.randint(1, users_count)}"}})  # fmt: skip
