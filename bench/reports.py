@@ -17,6 +17,8 @@ generate_series), two years of monthly invoices (2025-01 .. 2026-12) as the reve
 - one subscription per customer: contract_charges (revision 1 signed on its start, 12 monthly charges)
   and bookings (new, expansion, contraction, cancellation);
 - a journal entry per invoice (Dr 1100 receivable, Cr 4000 revenue);
+- usage_events: every 4th customer, one a day for the last 120 days (value 40; every 23rd's falls to 10 in
+  the last 30 days: the churn-risk usage signal);
 - cost_entries: every 10th customer, one a quarter.
 Then ANALYZE and CHECKPOINT, and each report is called for the 24 months (clock on 2026-12-15) three times:
 the first call and the best of three are printed. Raw baseline, in the same run: SELECT count(*),
@@ -79,6 +81,7 @@ GRID = f"{CUST} c CROSS JOIN generate_series(0, {MONTHS} - 1) i"  # one row per 
 ALIVE = f"i >= {START} AND i < {END}"
 RS, CC, BK = (", ".join(c.name for c in t.columns) for t in (revenue_schedules, contract_charges, bookings))
 USAGE = "(500 + (g + i) %% 7 * 250)"
+USAGE_DAYS = 120  # usage events: the churn-risk report compares the last 30 days with the 30 before
 
 # The SQL below is built from the constants above only.
 STATEMENTS = {
@@ -114,6 +117,13 @@ STATEMENTS = {
         SELECT %(t)s, 'je_' || {INV}, k.n, k.account, k.debit, k.credit, 'EUR'
         FROM {GRID} CROSS JOIN LATERAL (VALUES (1, '1100', {MRR}, 0), (2, '4000', 0, {MRR})) k(n, account, debit, credit)
         WHERE {ALIVE}""",  # noqa: S608
+    "usage_events": f"""
+        INSERT INTO usage_events (tenant_id, id, customer_id, subscription_id, metric, timestamp, received_at, value,
+                                  group_key, counted, late, properties)
+        SELECT %(t)s, 'ev_' || lpad(g::text, 6, '0') || '_' || d, c.id, {SUB}, 'api-calls',
+          %(at)s::timestamptz - make_interval(days => d + 1), %(at)s::timestamptz - make_interval(days => d + 1),
+          CASE WHEN g %% 23 = 0 AND d < 30 THEN 10 ELSE 40 END, '', true, false, '{{}}'
+        FROM {CUST} c CROSS JOIN generate_series(0, {USAGE_DAYS} - 1) d WHERE g %% 4 = 0""",  # noqa: S608
     "cost_entries": f"""
         INSERT INTO cost_entries (tenant_id, id, customer_id, occurred_on, kind, minutes, amount_minor, currency,
                                   source, created_at)

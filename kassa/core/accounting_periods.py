@@ -161,7 +161,12 @@ def booking(day: date, through: date | None) -> tuple[date, date | None, str | N
     if through is None or day >= next_month(month_of(through)):
         return day, None, None
     first_open = next_month(month_of(through))
-    return first_open, day, f"{month_name(month_of(day))} is closed: booked in {month_name(first_open)}"
+    return first_open, day, moved(day, first_open)
+
+
+def moved(day: date, booked_on: date) -> str:
+    """The reason on an entry for `day` booked on `booked_on`, in a later month, because `day`'s was closed."""
+    return f"{month_name(month_of(day))} is closed: booked in {month_name(month_of(booked_on))}"
 
 
 # ---- the trial balance ---------------------------------------------------------------------------------

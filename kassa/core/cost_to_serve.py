@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -406,16 +407,17 @@ def _same_currency(amounts: Iterable[Money], currency: str) -> None:
 
 def _by_customer(
     revenue: Sequence[PlanRevenue], costs: Sequence[CustomerCost], currency: str
-) -> tuple[dict[str, dict[str | None, Money]], dict[str, Money]]:
+) -> tuple[dict[str, dict[str | None, Decimal]], dict[str, Decimal]]:
+    """Revenue per customer and plan, cost per customer: summed as Decimals (a report sums many; Money per
+    addition costs more than the addition)."""
     _same_currency((r.amount for r in revenue), currency)
     _same_currency((c.amount for c in costs), currency)
-    plans: dict[str, dict[str | None, Money]] = {}
+    plans: dict[str, dict[str | None, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in revenue:
-        per_plan = plans.setdefault(r.customer_id, {})
-        per_plan[r.plan] = per_plan.get(r.plan, Money.zero(currency)) + r.amount
-    spent: dict[str, Money] = {}
+        plans[r.customer_id][r.plan] += r.amount.amount
+    spent: dict[str, Decimal] = defaultdict(Decimal)
     for c in costs:
-        spent[c.customer_id] = spent.get(c.customer_id, Money.zero(currency)) + c.amount
+        spent[c.customer_id] += c.amount.amount
     return plans, spent
 
 
@@ -424,11 +426,11 @@ def margin_by_customer(
 ) -> list[Margin]:
     """Revenue, cost and margin of every customer with either, by customer id."""
     plans, spent = _by_customer(revenue, costs, currency)
-    zero = Money.zero(currency)
+    zero = Decimal(0)
     return [
-        Margin(key=customer_id, revenue=sum(plans.get(customer_id, {}).values(), zero),
-               cost=spent.get(customer_id, zero), customers=1)
-        for customer_id in sorted(set(plans) | set(spent))
+        Margin(key=customer_id, revenue=Money.rounded(sum(plans[customer_id].values(), zero), currency),
+               cost=Money.rounded(spent.get(customer_id, zero), currency), customers=1)
+        for customer_id in sorted(plans.keys() | spent.keys())
     ]  # fmt: skip
 
 
@@ -454,23 +456,27 @@ def margin_by_plan(
     by code, "(none)" last. The plans' totals are the customers' totals, to the cent."""
     plans, spent = _by_customer(revenue, costs, currency)
     zero = Money.zero(currency)
-    rev: dict[str | None, Money] = {}
-    cost: dict[str | None, Money] = {}
-    who: dict[str | None, set[str]] = {}
-    for customer_id in sorted(set(plans) | set(spent)):
-        per_plan = plans.get(customer_id, {})
+    rev: dict[str | None, Money] = defaultdict(lambda: zero)
+    cost: dict[str | None, Money] = defaultdict(lambda: zero)
+    who: dict[str | None, set[str]] = defaultdict(set)
+    for customer_id in sorted(plans.keys() | spent.keys()):
+        per_plan = {plan: Money.rounded(amount, currency) for plan, amount in plans[customer_id].items()}
         for plan, money in per_plan.items():
-            rev[plan] = rev.get(plan, zero) + money
-            who.setdefault(plan, set()).add(customer_id)
+            rev[plan] += money
+            who[plan].add(customer_id)
         if customer_id in spent:
-            for plan, share in split_cost(spent[customer_id], per_plan).items():
-                cost[plan] = cost.get(plan, zero) + share
-                who.setdefault(plan, set()).add(customer_id)
+            for plan, share in split_cost(Money.rounded(spent[customer_id], currency), per_plan).items():
+                cost[plan] += share
+                who[plan].add(customer_id)
     return [
-        Margin(key=NO_PLAN if plan is None else plan, revenue=rev.get(plan, zero), cost=cost.get(plan, zero),
-               customers=len(who[plan]))
+        Margin(
+            key=NO_PLAN if plan is None else plan,
+            revenue=rev[plan],
+            cost=cost[plan],
+            customers=len(who[plan]),
+        )
         for plan in sorted(who, key=_plan_order)
-    ]  # fmt: skip
+    ]
 
 
 def total(rows: Sequence[Margin], currency: str) -> Margin:

@@ -57,6 +57,9 @@ def currency(code: str) -> Currency:
     return _currency(code)
 
 
+_currency_of = currency  # for methods whose parameter is named currency
+
+
 def currency_code(value: object, field: str) -> str:
     """A currency code from a request: the checked ISO 4217 code, or an error naming `field`."""
     if not isinstance(value, str):
@@ -210,8 +213,9 @@ class Money:
         number = _as_decimal(units, "amount")
         if not isinstance(units, int):
             raise DomainError("invalid_amount", "Minor units are a whole number (an int).", "amount")
-        unit = cls(number, currency)  # validates the currency, whose exponent scales the units
-        return cls(number.scaleb(-unit.exponent, _EXACT), unit.currency)
+        info = _currency_of(currency)  # a known code, or the error; its exponent scales the units
+        # whole units scaled by at most the exponent: no decimals to check (reports build many of these)
+        return cls._trusted(number.scaleb(-info.exponent, _EXACT), info.code)
 
     @property
     def exponent(self) -> int:

@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from kassa.core.accounting_periods import moved
 from kassa.core.invoicing import Invoice, InvoiceLine, LineKind
 from kassa.core.ledger import ChartOfAccounts, JournalEntry, Role, SourceType, journal_entry
 from kassa.core.money import Money
@@ -254,7 +255,11 @@ def reduction_schedule(
                 (r.ends_on - max(r.starts_on, day + DAY)).days,
             )
         mrr = None if r.mrr is None or not r.amount else _share(r.mrr, g, r.amount)
-        (g_past, g_future), (d_past, d_future) = split(g, [past_days, future]), split(d, [past_days, future])
+        # the past part rounds as recognized_by does (net and discount each), so taking back a whole line
+        # takes back exactly what it recognized so far
+        d_past = _share(d, past_days, past_days + future)
+        g_past = _share(g - d, past_days, past_days + future) + d_past
+        g_future, d_future = g - g_past, d - d_past
         if future_only:  # a write-off releases only what is still to come, all of its share
             g_past, g_future, d_past, d_future = 0, g, 0, d
         if (g_past or d_past) and not future_only:
@@ -289,6 +294,9 @@ class Recognition:
     amount: int  # recognized now, before discount
     discount: int
     booked_on: date
+    earned_on: (
+        date  # the last day earned: before booked_on's month when its own was closed when it was billed
+    )
 
     @property
     def net(self) -> int:
@@ -298,6 +306,11 @@ class Recognition:
     def unbilled(self) -> bool:
         """Recognized on a day before it was billed: an unbilled receivable until its invoice."""
         return self.booked_on < self.row.billed_on
+
+    @property
+    def moved(self) -> bool:
+        """Earned in a month closed when it was billed: booked in a later one, by an entry that says so."""
+        return self.earned_on < self.booked_on
 
 
 def recognize(rows: Iterable[ScheduleRow], through: date) -> list[Recognition]:
@@ -310,10 +323,10 @@ def recognize(rows: Iterable[ScheduleRow], through: date) -> list[Recognition]:
         after = recognized_by(row, through)
         if after == before:
             continue
-        booked_on = max(row.month, min(through, row.last_day, _month_end(row.month)))
+        earned_on = min(through, row.last_day, _month_end(row.month))
         done = replace(row, recognized=after[2], recognized_through=through)
         out.append(Recognition(row=done, amount=after[0] - before[0], discount=after[1] - before[1],
-                               booked_on=booked_on))  # fmt: skip
+                               booked_on=max(row.month, earned_on), earned_on=earned_on))  # fmt: skip
     return out
 
 
@@ -324,6 +337,7 @@ class Recognized:
 
     currency: str
     booked_on: date
+    effective_on: date | None  # the day earned, when its month was closed and booked_on is in a later one
     revenue: Mapping[str, Money]
     discounts: Money
     from_deferred: Money
@@ -331,17 +345,19 @@ class Recognized:
 
 
 def summed(recognitions: Iterable[Recognition]) -> list[Recognized]:
-    """One sum per (currency, day booked), days in order."""
-    groups: dict[tuple[str, date], list[Recognition]] = defaultdict(list)
+    """One sum per (currency, day booked, day earned if in a closed month), days in order."""
+    groups: dict[tuple[date, date | None, str], list[Recognition]] = defaultdict(list)
     for r in recognitions:
-        groups[(r.row.currency, r.booked_on)].append(r)
+        groups[(r.booked_on, r.earned_on if r.moved else None, r.row.currency)].append(r)
     out = []
-    for (currency, day), items in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (day, effective_on, currency), items in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min, kv[0][2])
+    ):
         revenue: dict[str, int] = defaultdict(int)
         for r in items:
             revenue[r.row.product] += r.amount
         out.append(Recognized(
-            currency=currency, booked_on=day,
+            currency=currency, booked_on=day, effective_on=effective_on,
             revenue={p: Money.from_minor_units(v, currency) for p, v in revenue.items()},
             discounts=Money.from_minor_units(sum(r.discount for r in items), currency),
             from_deferred=Money.from_minor_units(sum(r.net for r in items if not r.unbilled), currency),
@@ -370,31 +386,39 @@ def recognition_entry(
     entry = journal_entry(tenant_id=tenant_id, id=id, posted_at=posted_at, source_type=SourceType.REVENUE_RECOGNITION,
                           source_id=run_id, description=f"Revenue recognized on {recognized.booked_on.isoformat()}",
                           currency=cur, amounts=amounts)  # fmt: skip
-    return replace(entry, booked_on=recognized.booked_on)
+    if recognized.effective_on is None:
+        return replace(entry, booked_on=recognized.booked_on)
+    return replace(
+        entry,
+        booked_on=recognized.booked_on,
+        effective_on=recognized.effective_on,
+        note=moved(recognized.effective_on, recognized.booked_on),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AtPosting:
     """How a document's own entry splits its net lines: recognized on its day (revenue and discounts),
-    recognized earlier (from unbilled receivables, booked by separate entries) and deferred."""
+    recognized earlier (from unbilled receivables) or earned in a closed month (from deferred revenue), both
+    booked by separate entries, and deferred."""
 
     revenue: Mapping[str, Money]
     discounts: Money
     unbilled: Money
     deferred: Money
-    earlier: tuple[Recognized, ...]  # the entries for revenue recognized before the document's day
+    earlier: tuple[Recognized, ...]  # the entries for revenue earned before the document's day
 
 
 def at_posting(rows: Sequence[ScheduleRow], currency: str, day: date) -> tuple[AtPosting, list[ScheduleRow]]:
     """Recognize a new document's rows through its own day: what its entry posts, and the rows after."""
     recognitions = recognize(rows, day)
     by_id = {r.row.id: r.row for r in recognitions}
-    today = [r for r in recognitions if r.booked_on >= day]
-    earlier = [r for r in recognitions if r.booked_on < day]
+    today = [r for r in recognitions if r.booked_on >= day and not r.moved]
+    earlier = [r for r in recognitions if r.booked_on < day or r.moved]
     now = summed(today)
     zero = Money.zero(currency)
     total_net = sum(r.net for r in rows)
-    unbilled = sum(r.net for r in earlier)
+    unbilled = sum(r.net for r in earlier if r.unbilled)
     posting = AtPosting(
         revenue=now[0].revenue if now else {},
         discounts=now[0].discounts if now else zero,

@@ -191,12 +191,12 @@ def margin_report(ctx: ServiceContext, actor: Actor, first_month: str | None = N
         costs = [CustomerCost(customer_id=c.customer_id, amount=convert(c.amount))
                  for c in uow.cost_entries.costs(actor.tenant_id, starts_on=first, ends_before=next_month(last))]  # fmt: skip
         by_customer = margin_by_customer(revenue, costs, to)
-        named = {c.id: c for c in uow.customers.many(actor.tenant_id, [r.key for r in by_customer])}
+        named = uow.customers.names(actor.tenant_id, [r.key for r in by_customer]) if by == "customer" else {}
     columns: tuple[str, ...]
     notes: tuple[str, ...] = NOTES
     if by == "customer":
         columns = ("customer_id", "customer", "external_id", "revenue", "cost", "margin", "margin_percent")
-        rows = [_row({"customer_id": r.key, "customer": named[r.key].name, "external_id": named[r.key].external_id}, r)
+        rows = [_row({"customer_id": r.key, "customer": named[r.key][0], "external_id": named[r.key][1]}, r)
                 for r in by_customer]  # fmt: skip
     else:
         columns = ("plan", "customers", "revenue", "cost", "margin", "margin_percent")

@@ -114,7 +114,10 @@ def churn_risk_report(ctx: ServiceContext, actor: Actor, limit: int = DEFAULT_LI
         today = local_day(now, tenant.settings.time_zone)
         signals = _signals(uow, actor.tenant_id, now, today)
         risks = churn_risk.rank(signals, limit)
-        names = {c.id: c.name for c in uow.customers.many(actor.tenant_id, [r.customer_id for r in risks])}
+        names = {
+            cid: name
+            for cid, (name, _) in uow.customers.names(actor.tenant_id, [r.customer_id for r in risks]).items()
+        }
     return churn_risk.report(risks, names)
 
 

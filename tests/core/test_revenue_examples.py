@@ -431,8 +431,9 @@ def test_a_line_for_a_closed_month_is_recognized_on_the_first_open_day() -> None
 
 def test_a_line_across_a_closed_month_books_its_closed_part_at_once() -> None:
     """62.00 over 10-15..11-15 (31 days) invoiced on 11-01, October closed: October's 17 days (34.00) book
-    whole on 11-01, November's 14 days (28.00) daily; at_posting recognizes 34.00 + 2.00 and defers 26.00.
-    10-15..11-15 is one calendar month, so the MRR is 62.00."""
+    whole on 11-01, November's 14 days (28.00) daily. The invoice's own entry recognizes November's first day
+    (2.00) and defers 60.00; a separate entry on 11-01 takes October's 34.00 from deferred revenue, effective
+    10-31, with the reason. 10-15..11-15 is one calendar month, so the MRR is 62.00."""
     rows = schedule(line("62.00", date(2026, 10, 15), date(2026, 11, 15)), NOV, closed_through=OCT)
     assert table(rows) == [
         (date(2026, 10, 15), NOV, NOV, "ratable", 3400, 0, 6200),
@@ -440,8 +441,18 @@ def test_a_line_across_a_closed_month_books_its_closed_part_at_once() -> None:
     ]
     posting, _ = at_posting(rows, "EUR", NOV)
     assert (posting.revenue, posting.deferred, posting.unbilled) == (
-        {"workspace": eur("36.00")}, eur("26.00"), eur("0.00")
+        {"workspace": eur("2.00")}, eur("60.00"), eur("0.00")
     )  # fmt: skip
+    (october,) = posting.earlier
+    assert (october.booked_on, october.effective_on, october.revenue, october.from_deferred) == (
+        NOV, date(2026, 10, 31), {"workspace": eur("34.00")}, eur("34.00")
+    )  # fmt: skip
+    entry = recognition_entry(CHART, october, tenant_id="ten_1", id="je_1", posted_at=T, run_id="rr")
+    assert (entry.booked_on, entry.effective_on, entry.note) == (
+        NOV,
+        date(2026, 10, 31),
+        "2026-10 is closed: booked in 2026-11",
+    )
 
 
 def test_a_credit_note_on_a_closed_months_row_is_all_catch_up() -> None:

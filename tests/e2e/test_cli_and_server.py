@@ -113,11 +113,15 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     # issue 7: ten customers paying four months by cards (declines, 3-D Secure), a wallet, SEPA by file and
     # transfers; the bank statement reconciled (the transfer without a reference and the unknown payer queued,
     # the rent ignored), and the same file a second time changes nothing
-    assert any(line.startswith("  SEPA batch sdd_") and ": 3 direct debits as pain.008 (" in line for line in lines)
+    assert any(
+        line.startswith("  SEPA batch sdd_") and ": 3 direct debits as pain.008 (" in line for line in lines
+    )
     assert any(line.startswith("  bank statement bst_") and line.endswith(
         ": 9 lines, 6 applied, 1 ignored, 1 review, 1 unmatched") for line in lines)  # fmt: skip
     assert "  the same file again: recognized, nothing changed" in lines
-    assert "  55 payments: 27 succeeded, 26 declined (generic_decline, insufficient_funds, stolen_card)" in lines
+    assert (
+        "  55 payments: 27 succeeded, 26 declined (generic_decline, insufficient_funds, stolen_card)" in lines
+    )
     assert "  dunning: 10 invoices entered dunning, 4 recovered by a retry" in lines
     assert ("  receivables aging on 2026-06-20 (EUR): current 0.00, 1-30 71.64, 31-60 10.00, 61-90 105.20, "
             "90+ 171.84") in lines  # fmt: skip
@@ -241,7 +245,17 @@ def test_a_bank_statement_imported_from_the_cli_once(database: Path, tmp_path: P
     statement.write_text("date,amount,label\n2026-03-02,120.00,INV-2026-00001\n2026-03-03,-15.00,fees\n")
     mapping = tmp_path / "mapping.json"
     mapping.write_text('{"date": "date", "amount": "amount", "reference": "label", "currency": "EUR"}')
-    args = ("statement", "import", "-t", tenant_id, str(statement), "--format", "csv", "--mapping", str(mapping))
+    args = (
+        "statement",
+        "import",
+        "-t",
+        tenant_id,
+        str(statement),
+        "--format",
+        "csv",
+        "--mapping",
+        str(mapping),
+    )
     first = run(*args, database=database, check=True).stdout.strip()
     assert first.startswith("bst_") and first.endswith(": 2 lines, 2 new: 1 ignored, 1 unmatched")
     again = run(*args, database=database, check=True).stdout.strip()

@@ -296,7 +296,9 @@ def test_confirming_a_review_suggestion_pays_the_suggested_invoice(
     assert error.value.code == "invalid_state"
 
 
-def test_confirming_a_suggestion_books_it_as_proposed(ctx: ServiceContext, actor: Actor, clock_id: str) -> None:
+def test_confirming_a_suggestion_books_it_as_proposed(
+    ctx: ServiceContext, actor: Actor, clock_id: str
+) -> None:
     """Issue 7: 150.00 from a stranger names INV-2026-00001 (100.00) of Acme, which also owes INV-2026-00002
     (80.00): reviewed at 0.60 with 100.00 to the first and 50.00 unapplied. Confirmed as proposed, the second
     invoice stays owed and the 50.00 goes to Acme's credit balance (2200 = -50.00)."""

@@ -112,7 +112,14 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert script.get_heads() == [HEAD]
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
-    assert history == [("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
+    assert history == [
+        ("0006", "0005"),
+        ("0005", "0004"),
+        ("0004", "0003"),
+        ("0003", "0002"),
+        ("0002", "0001"),
+        ("0001", None),
+    ]
 
 
 def test_migrated_schema_equals_the_tables(migrated: Engine) -> None:
