@@ -33,6 +33,7 @@ from kassa.services import (
     payments,
     rating,
     reconciliation,
+    recurring_revenue,
     revenue,
     revenue_reports,
     sepa,
@@ -164,10 +165,15 @@ def _books(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
     """The numbers of the simulated half year: recognized day by day, folded into the revenue report."""
     revenue.recognize_now(ctx, actor, None)
     report = revenue_reports.revenue_report(ctx, actor, "2026-01", "2026-06")
-    say(f"books, {report.currency}, month: billings / recognized / deferred revenue / unbilled backlog / RPO")
+    books = ("bookings", "billings", "recognized", "deferred_revenue", "unbilled_backlog", "rpo")
+    say(f"books, {report.currency}, month: {' / '.join(k.replace('_', ' ') for k in books)}")
     for row in report.rows:
-        say(f"  {row['month']}: " + " / ".join(
-            str(row[k]) for k in ("billings", "recognized", "deferred_revenue", "unbilled_backlog", "rpo")))  # fmt: skip
+        say(f"  {row['month']}: " + " / ".join(str(row[k]) for k in books))
+    mrr = recurring_revenue.mrr_report(ctx, actor, "2026-01", "2026-06")
+    say(f"MRR, {mrr.currency}, month: MRR / net new MRR / customers / logo churn %")
+    for row in mrr.rows:
+        churn = "-" if row["logo_churn_pct"] is None else row["logo_churn_pct"]  # no customers at the start
+        say(f"  {row['month']}: {row['mrr']} / {row['net_new_mrr']} / {row['customers']} / {churn}")
 
 
 def _usage(ctx: ServiceContext, actor: Any, ids: dict[str, str], say: Callable[[str], None]) -> None:

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
 from kassa.api.schemas import Input, MoneyModel
-from kassa.core.accounting_periods import AccountingPeriod, Movement, month_name
+from kassa.core.accounting_periods import AccountingPeriod, Movement
 from kassa.core.ledger import chart_to_json
 from kassa.core.money import Money
+from kassa.core.reports import month_name
 from kassa.services import accounting_periods, ledger
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])

@@ -19,7 +19,7 @@ from typing import Any
 from kassa.core.errors import Conflict, DomainError
 from kassa.core.ledger import Account
 from kassa.core.money import Money
-from kassa.core.reports import month_of, next_month
+from kassa.core.reports import month_name, month_of, next_month
 
 MAX_REASON = 500
 _MONTH = re.compile(r"\d{4}-\d{2}")
@@ -35,10 +35,6 @@ def parse_month(value: Any, field: str = "month") -> date:
         except ValueError:
             pass
     raise DomainError("invalid_month", "A month is written YYYY-MM, like 2026-10.", field)
-
-
-def month_name(month: date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
 
 
 def last_day(month: date) -> date:

@@ -22,7 +22,7 @@ from kassa.core.errors import DomainError
 from kassa.core.exchange_rates import RateBook
 from kassa.core.money import Money
 from kassa.core.money import currency as currency_info
-from kassa.core.reports import RateUsed, Report, Value, month_of, months
+from kassa.core.reports import RateUsed, Report, Value, month_name, month_of, months
 
 Account = tuple[str, str]  # (customer id, currency)
 # MRR on each month's last day, minor units, keyed by the month (its first or its last day); a month
@@ -457,7 +457,7 @@ def mrr_report(result: MrrMovements) -> Report:
     rows: list[dict[str, Value]] = []
     for m in result.months:
         rows.append({
-            "month": m.month, "opening_mrr": m.opening, "new_mrr": m.new, "expansion_mrr": m.expansion,
+            "month": month_name(m.month), "opening_mrr": m.opening, "new_mrr": m.new, "expansion_mrr": m.expansion,
             "reactivation_mrr": m.reactivation, "contraction_mrr": m.contraction, "churned_mrr": m.churn,
             "net_new_mrr": m.net_new, "fx_mrr": m.fx, "mrr": m.mrr, "arr": m.arr,
             "customers_at_start": m.customers_at_start, "new_customers": m.new_customers,
@@ -472,7 +472,7 @@ def mrr_report(result: MrrMovements) -> Report:
         head, tail = result.months[0], result.months[-1]
         zero = Money.zero(result.currency)
         summary = {
-            "from": head.month, "to": tail.month, "opening_mrr": head.opening,
+            "from": month_name(head.month), "to": month_name(tail.month), "opening_mrr": head.opening,
             "new_mrr": sum((m.new for m in result.months), zero),
             "expansion_mrr": sum((m.expansion for m in result.months), zero),
             "reactivation_mrr": sum((m.reactivation for m in result.months), zero),
@@ -503,7 +503,7 @@ COHORT_NOTES = (
 
 def cohort_report(result: Cohorts) -> Report:
     rows: list[dict[str, Value]] = [
-        {"cohort": c.cohort, "month": c.month, "months_since": c.age, "customers": c.customers,
+        {"cohort": month_name(c.cohort), "month": month_name(c.month), "months_since": c.age, "customers": c.customers,
          "active_customers": c.active, "logo_retention_pct": c.logo_retention_pct, "starting_mrr": c.starting_mrr,
          "mrr": c.mrr, "mrr_retention_pct": c.mrr_retention_pct}
         for c in result.cells

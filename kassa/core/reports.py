@@ -93,6 +93,11 @@ def to_csv(report: Report) -> str:
 # ---- months --------------------------------------------------------------------------------------------
 
 
+def month_name(month: date) -> str:
+    """A month as reports and requests write it: YYYY-MM."""
+    return f"{month.year:04d}-{month.month:02d}"
+
+
 def month_of(day: date) -> date:
     return day.replace(day=1)
 

@@ -8,10 +8,11 @@ from datetime import date
 from typing import Any
 
 from kassa.core import accounting_periods as periods
-from kassa.core.accounting_periods import AccountingPeriod, last_day, month_name
+from kassa.core.accounting_periods import AccountingPeriod, last_day
 from kassa.core.audit import Actor
 from kassa.core.events import EventType
 from kassa.core.periods import local_day
+from kassa.core.reports import month_name
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork

@@ -37,7 +37,7 @@ from kassa.core.exchange_rates import RateBook
 from kassa.core.money import Money, RoundingMode, currency_code
 from kassa.core.pages import Page, check_limit
 from kassa.core.periods import local_day
-from kassa.core.reports import RateUsed, Report, Value, month_range, next_month, parse_month
+from kassa.core.reports import RateUsed, Report, Value, month_name, month_range, next_month, parse_month
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
@@ -177,9 +177,9 @@ def margin_report(ctx: ServiceContext, actor: Actor, first_month: str | None = N
     with ctx.uow(read_only=True) as uow:
         settings = uow.tenants.get(actor.tenant_id).settings
         if last_month is None:
-            last_month = local_day(ctx.clock.now(), settings.time_zone).isoformat()[:7]
+            last_month = month_name(local_day(ctx.clock.now(), settings.time_zone))
         if first_month is None:
-            first_month = _months_back(parse_month(last_month, "to"), 11).isoformat()[:7]
+            first_month = month_name(_months_back(parse_month(last_month, "to"), 11))
         span = month_range(first_month, last_month)
         first, last = span[0], span[-1]
         last_day = last.replace(day=calendar.monthrange(last.year, last.month)[1])
@@ -207,8 +207,6 @@ def margin_report(ctx: ServiceContext, actor: Actor, first_month: str | None = N
     if convert.used:
         notes += (f"Amounts in other currencies are converted at the latest rate on or before {last_day}.",)
     summed = total(by_customer, to)
-    summary = _row(
-        {"from": first.isoformat()[:7], "to": last.isoformat()[:7], "customers": len(by_customer)}, summed
-    )
+    summary = _row({"from": month_name(first), "to": month_name(last), "customers": len(by_customer)}, summed)
     return Report(name=f"margin_by_{by}", columns=columns, rows=tuple(rows), currency=to,
                   rates=tuple(convert.used[c] for c in sorted(convert.used)), notes=notes, summary=summary)  # fmt: skip

@@ -25,7 +25,7 @@ from kassa.core.audit import Actor
 from kassa.core.exchange_rates import RateBook
 from kassa.core.money import Money
 from kassa.core.periods import add_months, local_day
-from kassa.core.reports import RateUsed, Report, Value, month_range
+from kassa.core.reports import RateUsed, Report, Value, month_name, month_range
 from kassa.services import exchange_rates
 from kassa.services.context import ServiceContext
 
@@ -115,8 +115,8 @@ def _span(ctx: ServiceContext, actor: Actor, first: Any, last: Any) -> list[date
         with ctx.uow(read_only=True) as uow:
             zone = uow.tenants.get(actor.tenant_id).settings.time_zone
         this = local_day(ctx.clock.now(), zone).replace(day=1)
-        first = first or add_months(this, -11, 1).strftime("%Y-%m")
-        last = last or this.strftime("%Y-%m")
+        first = first or month_name(add_months(this, -11, 1))
+        last = last or month_name(this)
     return month_range(first, last)
 
 
@@ -125,8 +125,7 @@ def revenue_report(ctx: ServiceContext, actor: Actor, first: Any, last: Any, cur
     to, rows, rates = _rows(ctx, actor, _span(ctx, actor, first, last), currency, by_product)
     columns = ("month", *(("product",) if by_product else ()), *FIGURES)
     out: list[dict[str, Value]] = [
-        {"month": m.strftime("%Y-%m"), **({"product": p} if by_product else {}), **values}
-        for m, p, values in rows
+        {"month": month_name(m), **({"product": p} if by_product else {}), **values} for m, p, values in rows
     ]
     return Report(name="revenue", columns=columns, rows=tuple(out), currency=to, rates=rates, notes=NOTES)
 
@@ -140,7 +139,7 @@ def deferred_revenue_waterfall(ctx: ServiceContext, actor: Actor, first: Any, la
     to, rows, rates = _rows(ctx, actor, [before, *months], currency, False)
     out: list[dict[str, Value]] = []
     for (_, _, opening), (m, _, values) in zip(rows, rows[1:], strict=False):
-        out.append({"month": m.strftime("%Y-%m"), "opening_deferred_revenue": opening["deferred_revenue"],
+        out.append({"month": month_name(m), "opening_deferred_revenue": opening["deferred_revenue"],
                     "opening_unbilled_receivables": opening["unbilled_receivables"], "billings": values["billings"],
                     "released": values["released"], "recognized": values["recognized"],
                     "closing_deferred_revenue": values["deferred_revenue"],

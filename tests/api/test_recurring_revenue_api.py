@@ -51,9 +51,9 @@ def test_mrr_json(client: TestClient, history: None) -> None:
     doc = ok(client.get("/v1/reports/mrr", params={"from": "2025-11", "to": "2026-01"}))
     assert doc["report"] == "mrr" and doc["currency"] == "EUR"
     assert [(r["month"], r["mrr"]["amount"], r["churned_mrr"]["amount"], r["expansion_mrr"]["amount"])
-            for r in doc["rows"]] == [("2025-11-01", "140.00", "0.00", "0.00"),
-                                      ("2025-12-01", "100.00", "40.00", "0.00"),
-                                      ("2026-01-01", "150.00", "0.00", "50.00")]  # fmt: skip
+            for r in doc["rows"]] == [("2025-11", "140.00", "0.00", "0.00"),
+                                      ("2025-12", "100.00", "40.00", "0.00"),
+                                      ("2026-01", "150.00", "0.00", "50.00")]  # fmt: skip
     assert doc["rows"][1]["logo_churn_pct"] == "50.00"
     assert doc["summary"]["arr"] == {"amount": "1800.00", "currency": "EUR"}
     assert any("net_new_mrr" in note for note in doc["notes"])
@@ -68,7 +68,7 @@ def test_mrr_csv(client: TestClient, history: None) -> None:
     header, row = response.text.splitlines()
     assert header.split(",")[:10] == ["month", "opening_mrr", "new_mrr", "expansion_mrr", "reactivation_mrr",
                                       "contraction_mrr", "churned_mrr", "net_new_mrr", "fx_mrr", "mrr"]  # fmt: skip
-    assert row.split(",")[:10] == ["2025-12-01", "140.00", "0.00", "0.00", "0.00", "0.00", "40.00", "-40.00",
+    assert row.split(",")[:10] == ["2025-12", "140.00", "0.00", "0.00", "0.00", "0.00", "40.00", "-40.00",
                                    "0.00", "100.00"]  # fmt: skip
 
 
@@ -76,8 +76,8 @@ def test_default_months(client: TestClient) -> None:
     """Without from and to: the twelve months up to this one (January 2026 on the clock)."""
     doc = ok(client.get("/v1/reports/mrr"))
     assert (doc["summary"]["from"], doc["summary"]["to"], len(doc["rows"])) == (
-        "2025-02-01",
-        "2026-01-01",
+        "2025-02",
+        "2026-01",
         12,
     )
 
@@ -86,8 +86,8 @@ def test_cohorts(client: TestClient, history: None) -> None:
     """November's cohort: both customers, then Acme alone with more MRR than the cohort started with."""
     doc = ok(client.get("/v1/reports/cohorts", params={"from": "2025-11", "to": "2026-01"}))
     assert [(r["month"], r["active_customers"], r["logo_retention_pct"], r["mrr_retention_pct"])
-            for r in doc["rows"]] == [("2025-11-01", 2, "100.00", "100.00"), ("2025-12-01", 1, "50.00", "71.43"),
-                                      ("2026-01-01", 1, "50.00", "107.14")]  # fmt: skip
+            for r in doc["rows"]] == [("2025-11", 2, "100.00", "100.00"), ("2025-12", 1, "50.00", "71.43"),
+                                      ("2026-01", 1, "50.00", "107.14")]  # fmt: skip
 
 
 def test_churn_risk(client: TestClient, history: None) -> None:

@@ -203,7 +203,7 @@ def test_report_shape_json_and_csv() -> None:
     report = mrr_report(mrr_movements(SCRIPT, first=MAY, last=JUN, currency="EUR", rates=NO_RATES))
     doc = to_json(report)
     assert doc["report"] == "mrr" and doc["currency"] == "EUR" and doc["rates"] == []
-    assert doc["rows"][0]["month"] == "2026-05-01"
+    assert doc["rows"][0]["month"] == "2026-05"
     assert doc["rows"][0]["churned_mrr"] == {"amount": "150.00", "currency": "EUR"}
     assert doc["rows"][0]["nrr_pct"] == "73.68"
     assert doc["rows"][1]["nrr_12m_pct"] is None
@@ -212,7 +212,7 @@ def test_report_shape_json_and_csv() -> None:
     assert doc["summary"]["mrr"] == {"amount": "530.00", "currency": "EUR"}
     lines = to_csv(report).splitlines()
     assert lines[0].startswith("month,opening_mrr,new_mrr,expansion_mrr,reactivation_mrr,contraction_mrr,")
-    assert lines[1] == ("2026-05-01,570.00,0.00,0.00,80.00,0.00,150.00,-70.00,0.00,500.00,6000.00,3,0,1,0,0,1,3,"
+    assert lines[1] == ("2026-05,570.00,0.00,0.00,80.00,0.00,150.00,-70.00,0.00,500.00,6000.00,3,0,1,0,0,1,3,"
                         "166.67,33.33,26.32,73.68,73.68,,,666.67")  # fmt: skip
 
 

@@ -125,6 +125,24 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     assert "  dunning: 10 invoices entered dunning, 4 recovered by a retry" in lines
     assert ("  receivables aging on 2026-06-20 (EUR): current 0.00, 1-30 71.64, 31-60 10.00, 61-90 105.20, "
             "90+ 171.84") in lines  # fmt: skip
+    # issue 8: the books of the simulated half year (the customers on test clocks), recognized day by day
+    books = lines.index("books, EUR, month: bookings / billings / recognized / deferred revenue / unbilled backlog / rpo")
+    assert lines[books + 1 : books + 15] == [
+        "  2026-01: 70.00 EUR / 63.00 EUR / 34.55 EUR / 28.45 EUR / 0.00 EUR / 28.45 EUR",
+        "  2026-02: 0.00 EUR / 403.32 EUR / 324.44 EUR / 107.33 EUR / 0.00 EUR / 107.33 EUR",
+        "  2026-03: 520.00 EUR / 786.00 EUR / 791.27 EUR / 102.06 EUR / 0.00 EUR / 102.06 EUR",
+        "  2026-04: 0.00 EUR / 546.00 EUR / 542.60 EUR / 105.46 EUR / 0.00 EUR / 105.46 EUR",
+        "  2026-05: 0.00 EUR / 414.00 EUR / 417.40 EUR / 102.06 EUR / 0.00 EUR / 102.06 EUR",
+        "  2026-06: 0.00 EUR / 173.00 EUR / 124.29 EUR / 150.77 EUR / 0.00 EUR / 150.77 EUR",
+        "MRR, EUR, month: MRR / net new MRR / customers / logo churn %",
+        "  2026-01: 63.00 EUR / 63.00 EUR / 1 / -",
+        "  2026-02: 214.61 EUR / 151.61 EUR / 1 / 0.00",
+        "  2026-03: 746.00 EUR / 531.39 EUR / 11 / 0.00",
+        "  2026-04: 546.00 EUR / -200.00 EUR / 8 / 27.27",
+        "  2026-05: 394.00 EUR / -152.00 EUR / 6 / 25.00",
+        "  2026-06: 168.00 EUR / -226.00 EUR / 5 / 16.67",
+        f"sample invoice PDFs: {tmp_path / 'demo' / 'invoices'} (6 files)",
+    ]  # fmt: skip
     pdfs = sorted((tmp_path / "demo" / "invoices").glob("*.pdf"))
     assert [p.name for p in pdfs] == [f"NL-2026-0000{n}.pdf" for n in range(1, 7)]
     assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)

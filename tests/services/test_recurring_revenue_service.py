@@ -77,11 +77,11 @@ def test_mrr_report(ctx: ServiceContext, tenant: TenantAccess, history: dict[str
             r["churned_mrr"]["amount"], r["net_new_mrr"]["amount"], r["mrr"]["amount"], r["customers"],
             r["logo_churn_pct"]) for r in report["rows"]]  # fmt: skip
     assert got == [
-        ("2026-01-01", "0.00", "150.00", "0.00", "0.00", "150.00", "150.00", 2, None),
-        ("2026-02-01", "150.00", "0.00", "0.00", "50.00", "-50.00", "100.00", 1, "50.00"),
-        ("2026-03-01", "100.00", "80.00", "0.00", "0.00", "80.00", "180.00", 2, "0.00"),
-        ("2026-04-01", "180.00", "0.00", "40.00", "100.00", "-60.00", "120.00", 1, "50.00"),
-        ("2026-05-01", "120.00", "0.00", "0.00", "0.00", "0.00", "120.00", 1, "0.00"),
+        ("2026-01", "0.00", "150.00", "0.00", "0.00", "150.00", "150.00", 2, None),
+        ("2026-02", "150.00", "0.00", "0.00", "50.00", "-50.00", "100.00", 1, "50.00"),
+        ("2026-03", "100.00", "80.00", "0.00", "0.00", "80.00", "180.00", 2, "0.00"),
+        ("2026-04", "180.00", "0.00", "40.00", "100.00", "-60.00", "120.00", 1, "50.00"),
+        ("2026-05", "120.00", "0.00", "0.00", "0.00", "0.00", "120.00", 1, "0.00"),
     ]
     assert report["currency"] == "EUR" and report["rates"] == []
     assert report["summary"]["arr"] == eur("1440.00")
@@ -106,9 +106,9 @@ def test_default_months_are_the_last_twelve(
     clock.at = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)  # 1 June in Berlin
     berlin = make_tenant(ctx, "Berlin GmbH", time_zone="Europe/Berlin")
     months = [r["month"] for r in to_json(recurring_revenue.mrr_report(ctx, berlin.actor))["rows"]]
-    assert (months[0], months[-1], len(months)) == ("2025-07-01", "2026-06-01", 12)
+    assert (months[0], months[-1], len(months)) == ("2025-07", "2026-06", 12)
     utc_months = [r["month"] for r in to_json(recurring_revenue.mrr_report(ctx, tenant.actor))["rows"]]
-    assert (utc_months[0], utc_months[-1]) == ("2025-06-01", "2026-05-01")
+    assert (utc_months[0], utc_months[-1]) == ("2025-06", "2026-05")
 
 
 def test_report_in_another_currency(ctx: ServiceContext, tenant: TenantAccess) -> None:
@@ -169,14 +169,14 @@ def test_cohort_report(ctx: ServiceContext, tenant: TenantAccess, history: dict[
     got = [(r["cohort"], r["months_since"], r["active_customers"], r["logo_retention_pct"], r["mrr"]["amount"],
             r["mrr_retention_pct"]) for r in report["rows"]]  # fmt: skip
     assert got == [
-        ("2026-01-01", 0, 2, "100.00", "150.00", "100.00"),
-        ("2026-01-01", 1, 1, "50.00", "100.00", "66.67"),
-        ("2026-01-01", 2, 1, "50.00", "100.00", "66.67"),
-        ("2026-01-01", 3, 0, "0.00", "0.00", "0.00"),
-        ("2026-01-01", 4, 0, "0.00", "0.00", "0.00"),
-        ("2026-03-01", 0, 1, "100.00", "80.00", "100.00"),
-        ("2026-03-01", 1, 1, "100.00", "120.00", "150.00"),
-        ("2026-03-01", 2, 1, "100.00", "120.00", "150.00"),
+        ("2026-01", 0, 2, "100.00", "150.00", "100.00"),
+        ("2026-01", 1, 1, "50.00", "100.00", "66.67"),
+        ("2026-01", 2, 1, "50.00", "100.00", "66.67"),
+        ("2026-01", 3, 0, "0.00", "0.00", "0.00"),
+        ("2026-01", 4, 0, "0.00", "0.00", "0.00"),
+        ("2026-03", 0, 1, "100.00", "80.00", "100.00"),
+        ("2026-03", 1, 1, "100.00", "120.00", "150.00"),
+        ("2026-03", 2, 1, "100.00", "120.00", "150.00"),
     ]
 
 
