@@ -135,6 +135,10 @@ def credit_note(
     None sends the total against what is still due, and the rest (an invoice already paid) to the balance."""
     if invoice.status not in FINALIZED or invoice.status is InvoiceStatus.VOID:
         raise DomainError("invoice_not_creditable", f"A {invoice.status} invoice cannot be credited.")
+    if invoice.status is InvoiceStatus.UNCOLLECTIBLE:
+        # its unearned revenue went to bad debt with the write-off: a credit would take it back a second time
+        raise DomainError("invoice_not_creditable", "An uncollectible invoice cannot be credited: what it "
+                          "still owed is written off; grant a credit to give the customer money back.")  # fmt: skip
     if not requests:
         raise DomainError("no_lines", "Name at least one line to credit.", "lines")
     lines_by_position = {line.position: line for line in invoice.lines}

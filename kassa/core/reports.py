@@ -50,6 +50,14 @@ def _json(value: Value) -> Any:
     return value
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(text: str) -> str:
+    """Free text for a CSV cell, defused for spreadsheets: a cell starting like a formula gets an apostrophe."""
+    return "'" + text if text.startswith(FORMULA) else text
+
+
 def _text(value: Value) -> str:
     if value is None:
         return ""
@@ -61,6 +69,8 @@ def _text(value: Value) -> str:
         return format(value, "f")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return defused(value)  # names and reasons customers and staff typed
     return str(value)
 
 
@@ -117,17 +127,30 @@ def months(first: date, last: date) -> Iterator[date]:
 MAX_MONTHS = 120
 
 
+FIRST_YEAR, LAST_YEAR = (
+    1900,
+    2999,
+)  # months asked for lie between these years (month arithmetic stays in range)
+
+
 def parse_month(value: Any, field_name: str) -> date:
     """`2026-11` (or a date in it) → 2026-11-01."""
-    if isinstance(value, str):
+    month = None
+    if isinstance(value, date):
+        month = month_of(value)
+    elif isinstance(value, str):
         text = value.strip()
         try:
-            if len(text) == 7:
-                return date.fromisoformat(text + "-01")
-            return month_of(date.fromisoformat(text))
+            month = date.fromisoformat(text + "-01") if len(text) == 7 else month_of(date.fromisoformat(text))
         except ValueError:
             pass
-    raise DomainError("invalid_month", "A month is written YYYY-MM, like 2026-11.", field_name)
+    if month is None:
+        raise DomainError("invalid_month", "A month is written YYYY-MM, like 2026-11.", field_name)
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise DomainError(
+            "invalid_month", f"A month is between {FIRST_YEAR}-01 and {LAST_YEAR}-12.", field_name
+        )
+    return month
 
 
 def month_range(first: Any, last: Any) -> list[date]:

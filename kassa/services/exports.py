@@ -19,6 +19,7 @@ from kassa.core.audit import Actor
 from kassa.core.errors import DomainError
 from kassa.core.money import currency_code
 from kassa.core.periods import local_day, start_of
+from kassa.core.reports import defused
 from kassa.services.context import ServiceContext
 from kassa.services.ledger import date_range
 
@@ -66,14 +67,8 @@ def _range(ctx: ServiceContext, actor: Actor, start: Any, end: Any) -> tuple[dat
     return date_range(ctx, actor.tenant_id, _day(start, "from"), _day(end, "to"))
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _text(value: str | None) -> str:
-    """Free text, defused for spreadsheets: a cell starting like a formula gets a leading apostrophe."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA) else value
+    return defused(value) if value else ""
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:

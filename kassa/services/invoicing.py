@@ -232,6 +232,8 @@ def _correct(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, reductions: S
         by_invoice.setdefault(r.invoice_id, []).append(r)
     for invoice_id, parts in by_invoice.items():
         invoice = uow.invoices.get(tenant.id, invoice_id, for_update=True)
+        if invoice.status is InvoiceStatus.UNCOLLECTIBLE:
+            continue  # written off: what it still owed, the reduction included, is bad debt already
         lines = {line.position: line for line in invoice.lines}
         requests = []
         for r in parts:
@@ -349,13 +351,14 @@ def finalize_in(ctx: ServiceContext, uow: UnitOfWork, tenant: Tenant, invoice: I
     chart = uow.ledger.chart(tenant.id)
     all_taxes = [t for line in final.lines for t in line.taxes]
     recognized = revenue.on_invoice(ctx, uow, final, plan_names(scope), day, now)
-    post(uow, lambda: ledger.invoice_entry(
+    # booked on the invoice's own date, the day its revenue schedule starts from
+    post(uow, lambda: replace(ledger.invoice_entry(
         chart, tenant_id=tenant.id, id=ctx.new_id("je"), posted_at=now, invoice_id=final.id, number=number,
         currency=final.currency, revenue=recognized.revenue if recognized else revenue_by_product(final.lines),
         discounts=recognized.discounts if recognized else final.discount, taxes=tax_by_jurisdiction(all_taxes),
         credit_applied=final.credit_applied - final.credit_granted, amount_due=final.amount_due,
         deferred=recognized.deferred if recognized else None,
-        unbilled=recognized.unbilled if recognized else None))  # fmt: skip
+        unbilled=recognized.unbilled if recognized else None), booked_on=day))  # fmt: skip
     _changed(ctx, uow, actor, EventType.INVOICE_FINALIZED, invoice, final, now)
     if final.status is InvoiceStatus.PAID:
         _changed(ctx, uow, actor, EventType.INVOICE_PAID, final, final, now)
@@ -422,8 +425,8 @@ def void_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Invoice:
                     ledger.void_entry(entry, id=ctx.new_id("je"), posted_at=now, number=invoice.number or ""),
                 )
             else:
-                post(uow, void_entry(uow.ledger.chart(actor.tenant_id), invoice, taken_back, entry,
-                                     id=ctx.new_id("je"), posted_at=now))  # fmt: skip
+                post(uow, replace(void_entry(uow.ledger.chart(actor.tenant_id), invoice, taken_back, entry,
+                                             id=ctx.new_id("je"), posted_at=now), booked_on=day))  # fmt: skip
         net = invoice.credit_applied - invoice.credit_granted  # the balance it used comes back (or goes)
         if net.amount:
             uow.credit_balances.add(CreditMovement(
@@ -452,10 +455,10 @@ def write_off(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, invoice: Invoi
     if invoice.amount_remaining.amount > 0:
         day = local_day(now, uow.customers.get(invoice.tenant_id, invoice.customer_id).time_zone)
         released = revenue.on_write_off(ctx, uow, invoice, invoice.amount_remaining, day, now)
-        post(uow, lambda: ledger.uncollectible_entry(
+        post(uow, lambda: replace(ledger.uncollectible_entry(
             uow.ledger.chart(actor.tenant_id), tenant_id=actor.tenant_id, id=ctx.new_id("je"), posted_at=now,
             invoice_id=invoice.id, number=invoice.number or "", currency=invoice.currency,
-            amount=invoice.amount_remaining, deferred=released))  # fmt: skip
+            amount=invoice.amount_remaining, deferred=released), booked_on=day))  # fmt: skip
     audit.changed(ctx, uow, actor, EventType.INVOICE_MARKED_UNCOLLECTIBLE, object_type="invoice",
                   object_id=invoice.id, before=invoice.to_json(), after=written_off.to_json(), at=now,
                   customer_id=invoice.customer_id)  # fmt: skip

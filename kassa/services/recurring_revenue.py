@@ -23,16 +23,12 @@ from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
 DEFAULT_LIMIT = 100
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # months asked for lie between these years
 
 Month = date | str | None  # a date in the month, or "2026-11"; None: see _span
 
 
 def _month(value: date | str, field: str) -> date:
-    month = month_of(value) if isinstance(value, date) else parse_month(value, field)
-    if not FIRST_YEAR <= month.year <= LAST_YEAR:
-        raise DomainError("invalid_month", f"A month is between {FIRST_YEAR}-01 and {LAST_YEAR}-12.", field)
-    return month
+    return parse_month(value, field)
 
 
 def _span(ctx: ServiceContext, tenant: Tenant, first_month: Month, last_month: Month) -> tuple[date, date]:

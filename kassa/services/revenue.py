@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from kassa.core.accounting_periods import booking
 from kassa.core.audit import Actor, system_actor
 from kassa.core.credit_notes import CreditNote
 from kassa.core.errors import DomainError
@@ -35,6 +36,7 @@ from kassa.core.revenue import (
     recognize,
     recognized_by,
     reduction_schedule,
+    split,
     summed,
 )
 from kassa.services import accounting_periods, audit, jobs
@@ -47,9 +49,14 @@ RECOGNIZE_JOB = "revenue.recognize"
 
 def _document(uow: UnitOfWork, invoice: Invoice, source_type: str, source_id: str, day: date,
               now: datetime) -> Document:  # fmt: skip
+    """The document as the books see it: read under the books lock, so no month closes before it is posted;
+    dated in a closed month, it is billed on the first open day, where its own entry is booked."""
+    uow.accounting_periods.lock_books(invoice.tenant_id, exclusive=False)
+    closed = uow.accounting_periods.closed_through(invoice.tenant_id)
+    billed_on, _, _ = booking(day, closed)
     return Document(tenant_id=invoice.tenant_id, customer_id=invoice.customer_id, invoice_id=invoice.id,
-                    source_type=source_type, source_id=source_id, currency=invoice.currency, billed_on=day,
-                    closed_through=uow.accounting_periods.closed_through(invoice.tenant_id), created_at=now)  # fmt: skip
+                    source_type=source_type, source_id=source_id, currency=invoice.currency, billed_on=billed_on,
+                    closed_through=closed, created_at=now)  # fmt: skip
 
 
 def _write(ctx: ServiceContext, uow: UnitOfWork, rows: Sequence[ScheduleRow], day: date,
@@ -120,14 +127,20 @@ def on_void(
 def on_write_off(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, open_amount: Money, day: date,
                  now: datetime) -> Money:  # fmt: skip
     """Revenue not yet earned on an invoice written off is released, up to what is written off: returns it."""
-    rows = [r for r in uow.revenue_schedules.of_invoice(invoice.tenant_id, invoice.id)]
-    ahead = [r for r in rows if r.net - recognized_by(r, day)[2] > 0]
-    unearned = sum(r.net - recognized_by(r, day)[2] for r in ahead)
-    release = min(unearned, open_amount.to_minor_units())
+    lines: dict[int, list[ScheduleRow]] = defaultdict(list)
+    for row in uow.revenue_schedules.of_invoice(invoice.tenant_id, invoice.id):
+        lines[row.position].append(row)
+    # what each line has still to earn, net of what credit notes already take off it; released from the
+    # rows still to come in proportion to what each of them has left
+    unearned = {p: sum(r.net - recognized_by(r, day)[2] for r in rows) for p, rows in lines.items()}
+    unearned = {p: u for p, u in unearned.items() if u > 0}
+    release = min(sum(unearned.values()), open_amount.to_minor_units())
     if release <= 0:
         return Money.zero(invoice.currency)
     doc = _document(uow, invoice, "write_off", invoice.id, day, now)
-    reduced = reduction_schedule(doc, ahead, -release, 0, lambda: ctx.new_id("rev"), future_only=True)
+    reduced = [r for p, part in zip(unearned, split(-release, list(unearned.values())), strict=True)
+               for r in reduction_schedule(doc, [r for r in lines[p] if r.net - recognized_by(r, day)[2] > 0], part, 0,
+                                           lambda: ctx.new_id("rev"), future_only=True)]  # fmt: skip
     _write(ctx, uow, reduced, day, now)
     return Money.from_minor_units(release, invoice.currency)
 
@@ -143,6 +156,9 @@ def _nothing(currency: str) -> AtPosting:
 def recognize_through(ctx: ServiceContext, uow: UnitOfWork, tenant_id: str, through: date, now: datetime,
                       customer_id: str | None = None, every_customer: bool = False) -> list[Recognized]:  # fmt: skip
     """Post what rows earned up to the end of `through`: one entry per currency and day booked."""
+    # under the books lock (no month closes meanwhile) and with the rows locked: two runs at once cannot
+    # both post the same days; the second reads what the first stored
+    uow.accounting_periods.lock_books(tenant_id, exclusive=False)
     rows = uow.revenue_schedules.due(tenant_id, through, customer_id, every_customer=every_customer)
     done = recognize(rows, through)
     sums = summed(done)

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kassa.core.errors import DomainError
 from kassa.core.exchange_rates import ExchangeRate, RateBook
 from kassa.core.pages import Page
 from kassa.store.tables import exchange_rates
@@ -55,13 +56,13 @@ def _stored(r: sa.Row[Any]) -> StoredRate:
     )
 
 
-def parse_cursor(cursor: str) -> tuple[date, str, str] | None:
+def parse_cursor(cursor: str) -> tuple[date, str, str]:
     day, _, rest = cursor.partition(".")
     base, _, currency = rest.partition(".")
     try:
         return date.fromisoformat(day), base, currency
     except ValueError:
-        return None
+        raise DomainError("invalid_cursor", "Pass the next_cursor of the previous page.", "cursor") from None
 
 
 class ExchangeRates:

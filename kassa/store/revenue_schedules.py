@@ -47,7 +47,8 @@ class RevenueSchedules:
         if not rows:
             return
         query = (revenue_schedules.update()
-                 .where(_c.tenant_id == tenant_id, _c.id == sa.bindparam("row_id"))
+                 .where(_c.tenant_id == tenant_id, _c.id == sa.bindparam("row_id"),
+                        sa.or_(_c.recognized_through.is_(None), _c.recognized_through < sa.bindparam("through")))
                  .values(recognized_minor=sa.bindparam("done"), recognized_through=sa.bindparam("through"),
                          pending=sa.bindparam("open")))  # fmt: skip
         self.conn.execute(query, [{"row_id": r.id, "done": r.recognized, "through": r.recognized_through,
@@ -76,7 +77,9 @@ class RevenueSchedules:
         """Rows with something to recognize by `through`: one customer's (on a test clock), those of every
         customer that runs on the system clock, or everyone's (a month being closed)."""
         where = self._due(tenant_id, through, customer_id, every_customer)
-        query = sa.select(revenue_schedules).where(where).order_by(_c.id)
+        query = (
+            sa.select(revenue_schedules).where(where).order_by(_c.id).with_for_update(of=revenue_schedules)
+        )
         return [_row(r) for r in self.conn.execute(query)]
 
     def monthly(self, tenant_id: str) -> builtins.list[Any]:

@@ -87,6 +87,13 @@ def test_the_list_pages_newest_first_with_filters(client: TestClient) -> None:
     refused(client.get("/v1/exchange_rates", params={"from": "2026-11-20", "to": "2026-11-19"}),
             422, "invalid_date_range", "to")  # fmt: skip
     assert client.get("/v1/exchange_rates", params={"cursor": "abc"}).status_code == 422
+    # issue 8 (review): a cursor with an impossible day started over at the first page
+    refused(
+        client.get("/v1/exchange_rates", params={"cursor": "2026-13-45.EUR.USD"}),
+        422,
+        "invalid_cursor",
+        "cursor",
+    )
     assert client.get("/v1/exchange_rates", params={"currency": "usd"}).status_code == 422
 
 

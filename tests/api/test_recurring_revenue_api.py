@@ -113,6 +113,10 @@ def test_churn_risk(client: TestClient, history: None) -> None:
         ("cohorts", {"from": "2026-03", "to": "2026-02"}, "invalid_month", "to"),
         ("churn_risk", {"limit": 0}, "invalid_value", "limit"),
         ("churn_risk", {"limit": 1001}, "invalid_value", "limit"),
+        # issue 8 (review): months past the year range were a 500 on these
+        ("margin", {"from": "9999-01", "to": "9999-12"}, "invalid_month", "from"),
+        ("revenue", {"from": "9999-01", "to": "9999-12"}, "invalid_month", "from"),
+        ("deferred_revenue", {"from": "0001-01", "to": "0001-01"}, "invalid_month", "from"),
     ],
 )
 def test_bad_parameters(client: TestClient, path: str, params: dict[str, Any], code: str, field: str) -> None:

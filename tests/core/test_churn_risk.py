@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from kassa.core.churn_risk import MrrChange, Signal, Signals, UsageTrend, assess, rank, report
 from kassa.core.money import Money
-from kassa.core.reports import to_csv, to_json
+from kassa.core.reports import Report, to_csv, to_json
 
 
 def eur(text: str) -> Money:
@@ -105,3 +105,12 @@ def test_rank_and_report() -> None:
     assert to_csv(report(risks, {})).splitlines()[2] == (
         "a,,10,low,failed_payments,,,,,,1,0,1 failed payment attempt in the last 60 days"
     )
+
+
+def test_text_in_a_csv_cell_cannot_start_a_formula() -> None:
+    """Issue 8 (review): a name typed by a customer is defused in report CSVs as in the exports: a cell
+    starting with = + - @ gets an apostrophe; amounts and numbers are written as they are."""
+    report = Report(name="x", columns=("customer", "amount", "note"),
+                    rows=({"customer": '=HYPERLINK("http://evil","x")', "amount": Money(Decimal("-1.50"), "EUR"),
+                           "note": "@SUM(1+1)"},), currency="EUR")  # fmt: skip
+    assert to_csv(report).splitlines()[1] == '"\'=HYPERLINK(""http://evil"",""x"")",-1.50,\'@SUM(1+1)'

@@ -126,7 +126,9 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     assert ("  receivables aging on 2026-06-20 (EUR): current 0.00, 1-30 71.64, 31-60 10.00, 61-90 105.20, "
             "90+ 171.84") in lines  # fmt: skip
     # issue 8: the books of the simulated half year (the customers on test clocks), recognized day by day
-    books = lines.index("books, EUR, month: bookings / billings / recognized / deferred revenue / unbilled backlog / rpo")
+    books = lines.index(
+        "books, EUR, month: bookings / billings / recognized / deferred revenue / unbilled backlog / rpo"
+    )
     assert lines[books + 1 : books + 15] == [
         "  2026-01: 70.00 EUR / 63.00 EUR / 34.55 EUR / 28.45 EUR / 0.00 EUR / 28.45 EUR",
         "  2026-02: 0.00 EUR / 403.32 EUR / 324.44 EUR / 107.33 EUR / 0.00 EUR / 107.33 EUR",

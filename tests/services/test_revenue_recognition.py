@@ -3,15 +3,18 @@ run, the reports, and the identity between them and the ledger."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from kassa.core.audit import Actor
+from kassa.core.errors import DomainError
 from kassa.core.reports import to_json
-from kassa.services import accounting_periods, invoicing, ledger, revenue_reports, subscriptions
+from kassa.services import accounting_periods, customers, invoicing, ledger, revenue_reports, subscriptions
 from kassa.services.context import ServiceContext
 from tests.conftest import SettableClock
-from tests.services.test_collections_examples import advance, at, balances, new_clock, subscriber
+from tests.services.test_collections_examples import advance, at, balances, new_clock, new_invoice, subscriber
 
 
 def _figures(ctx: ServiceContext, actor: Actor) -> list[dict[str, object]]:
@@ -105,3 +108,78 @@ def test_a_back_dated_sale_after_the_close_books_its_closed_months_revenue_in_th
     ]
     book = balances(ctx, actor)
     assert (book["4000"], book["2300"], book.get("1150", "0.00")) == ("-213.87", "-86.13", "0.00")
+
+
+def _rows(ctx: ServiceContext, actor: Actor, first: str, last: str, *keys: str) -> list[tuple[object, ...]]:
+    doc = to_json(revenue_reports.revenue_report(ctx, actor, first, last))
+    return [
+        tuple(r[k]["amount"] if isinstance(r[k], dict) else r[k] for k in ("month", *keys))
+        for r in doc["rows"]
+    ]
+
+
+def test_a_write_off_after_a_credit_note_releases_only_what_is_still_unearned(
+    ctx: ServiceContext, actor: Actor
+) -> None:
+    """Issue 8 (review): Basic 100.00 for 2 March to 2 April (31 days), unpaid. On 11 March (10 days earned,
+    32.26) 31.00 is credited against the invoice: 10/31 of it at once (10.00), 21.00 mirrored from 12 March.
+    Then the invoice is written off: its 69.00 still owed is 46.74 of revenue not yet earned (67.74 left on
+    the invoice's rows less the credit's 21.00 to come), released from deferred revenue, and 22.26 of bad
+    debt. Revenue stays at the 22.26 earned, nothing is recognized afterwards, and an uncollectible invoice
+    takes no credit note (its unearned part is released already)."""
+    clock_id = new_clock(ctx, actor)
+    cid, _, first = subscriber(ctx, actor, clock_id)
+    advance(ctx, actor, clock_id, at(3, 11, 9))
+    invoicing.credit_invoice(ctx, actor, first.id, {"reason": "other", "target": "invoice",
+                                                    "lines": [{"position": first.lines[0].position, "net": "31.00"}]})  # fmt: skip
+    invoicing.mark_invoice_uncollectible(ctx, actor, first.id)
+    assert balances(ctx, actor) == {"4000": "-22.26", "6200": "22.26"}
+    advance(ctx, actor, clock_id, at(4, 1, 9))
+    assert balances(ctx, actor) == {"4000": "-22.26", "6200": "22.26"}
+    assert _rows(ctx, actor, "2026-03", "2026-04", "billings", "released", "recognized", "deferred_revenue") == [
+        ("2026-03", "69.00", "46.74", "22.26", "0.00"), ("2026-04", "0.00", "0.00", "0.00", "0.00")]  # fmt: skip
+    with pytest.raises(DomainError) as refused:
+        invoicing.credit_invoice(ctx, actor, first.id, {"reason": "other", "target": "invoice"})
+    assert refused.value.code == "invoice_not_creditable"
+
+
+def test_an_invoice_is_booked_on_its_own_date_in_the_customers_time_zone(
+    ctx: ServiceContext, actor: Actor, clock: SettableClock
+) -> None:
+    """Issue 8 (review): the tenant keeps UTC books; a customer in Tokyo is invoiced 100.00 (one line, a
+    point when billed) at 2026-01-31 20:00 UTC, 1 February in Tokyo: the invoice's date. Its entry, its
+    schedule and the report all put it in February."""
+    clock.at = datetime(2026, 1, 31, 20, 0, tzinfo=UTC)
+    cid = customers.create_customer(ctx, actor, {"external_id": "t", "name": "Tokyo KK", "currency": "EUR",
+                                                 "time_zone": "Asia/Tokyo"}).id  # fmt: skip
+    draft = invoicing.create_invoice(ctx, actor, {"customer_id": cid, "lines": [
+        {"description": "Setup", "quantity": "1", "unit_price": "100.00"}]})  # fmt: skip
+    assert invoicing.finalize_invoice(ctx, actor, draft.id).due_date == date(2026, 2, 1)  # due on its date
+    clock.at = datetime(2026, 3, 5, 9, tzinfo=UTC)
+    assert _rows(ctx, actor, "2026-01", "2026-02", "billings", "recognized") == [
+        ("2026-01", "0.00", "0.00"), ("2026-02", "100.00", "100.00")]  # fmt: skip
+    assert [(ln.account, ln.balance.amount_text())
+            for ln in ledger.trial_balance_as_of(ctx, actor, date(2026, 1, 31)).lines] == []  # fmt: skip
+    assert [(ln.account, ln.balance.amount_text()) for ln in ledger.trial_balance_as_of(ctx, actor, date(2026, 2, 28)).lines] == [
+        ("1100", "100.00"), ("4000", "-100.00")]  # fmt: skip
+
+
+def test_an_invoice_dated_in_a_closed_month_is_billed_in_the_first_open_one(
+    ctx: ServiceContext, actor: Actor, clock: SettableClock
+) -> None:
+    """Issue 8 (review): March closed on 10 April while a test-clock customer is still on 20 March; an
+    invoice of 50.00 finalized on its 20 March is booked on 1 April, and the report counts it there too:
+    March's figures and books stay as they were closed. The charge is a point on its billing day, now 1
+    April, so it is deferred until the customer's clock reaches April: 3.23 + 50.00 deferred."""
+    clock_id = new_clock(ctx, actor)
+    cid, _, _ = subscriber(ctx, actor, clock_id)
+    advance(ctx, actor, clock_id, at(3, 20, 9))
+    clock.at = at(4, 10, 9)
+    accounting_periods.close_period(ctx, actor, "2026-03")
+    march = _march_books(ctx, actor)
+    before = _rows(ctx, actor, "2026-03", "2026-04", "billings", "recognized", "deferred_revenue")
+    new_invoice(ctx, actor, cid, "50.00")
+    assert _march_books(ctx, actor) == march
+    assert _rows(ctx, actor, "2026-03", "2026-04", "billings", "recognized", "deferred_revenue") == [
+        before[0], ("2026-04", "50.00", "0.00", "53.23")]  # fmt: skip
+    assert before[1] == ("2026-04", "0.00", "0.00", "3.23")
