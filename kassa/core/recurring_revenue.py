@@ -38,11 +38,6 @@ def month_end(month: date) -> date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def months_back(month: date, n: int) -> date:
-    total = month.year * 12 + month.month - 1 - n
-    return date(total // 12, total % 12 + 1, 1)
-
-
 # ---- the oracle of the SQL ---------------------------------------------------------------------------------
 
 

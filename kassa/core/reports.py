@@ -153,6 +153,12 @@ def parse_month(value: Any, field_name: str) -> date:
     return month
 
 
+def months_back(month: date, n: int) -> date:
+    """The month `n` months before `month`, not before the first month a report covers."""
+    index = max(month.year * 12 + month.month - 1 - n, FIRST_YEAR * 12)
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def month_range(first: Any, last: Any) -> list[date]:
     start, end = parse_month(first, "from"), parse_month(last, "to")
     if end < start:

@@ -37,7 +37,16 @@ from kassa.core.exchange_rates import RateBook
 from kassa.core.money import Money, RoundingMode, currency_code
 from kassa.core.pages import Page, check_limit
 from kassa.core.periods import local_day
-from kassa.core.reports import RateUsed, Report, Value, month_name, month_range, next_month, parse_month
+from kassa.core.reports import (
+    RateUsed,
+    Report,
+    Value,
+    month_name,
+    month_range,
+    months_back,
+    next_month,
+    parse_month,
+)
 from kassa.services import audit
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
@@ -161,11 +170,6 @@ def _row(head: dict[str, Value], m: Margin) -> dict[str, Value]:
     return head
 
 
-def _months_back(month: date, n: int) -> date:
-    index = max(month.year * 12 + month.month - 1 - n, 12)  # not before January of year 1
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def margin_report(ctx: ServiceContext, actor: Actor, first_month: str | None = None, last_month: str | None = None,
                   currency: str | None = None, by: str = "customer") -> Report:  # fmt: skip
     """Revenue, cost and margin per customer (`by="customer"`) or per plan (`by="plan"`) over the months
@@ -179,7 +183,7 @@ def margin_report(ctx: ServiceContext, actor: Actor, first_month: str | None = N
         if last_month is None:
             last_month = month_name(local_day(ctx.clock.now(), settings.time_zone))
         if first_month is None:
-            first_month = month_name(_months_back(parse_month(last_month, "to"), 11))
+            first_month = month_name(months_back(parse_month(last_month, "to"), 11))
         span = month_range(first_month, last_month)
         first, last = span[0], span[-1]
         last_day = last.replace(day=calendar.monthrange(last.year, last.month)[1])

@@ -17,7 +17,7 @@ from kassa.core.errors import DomainError
 from kassa.core.exchange_rates import RateBook
 from kassa.core.money import Money, currency_code
 from kassa.core.periods import local_day
-from kassa.core.reports import MAX_MONTHS, Report, month_of, months, parse_month
+from kassa.core.reports import MAX_MONTHS, Report, month_of, months, months_back, parse_month
 from kassa.core.tenants import Tenant
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
@@ -38,7 +38,7 @@ def _span(ctx: ServiceContext, tenant: Tenant, first_month: Month, last_month: M
         last = month_of(local_day(ctx.clock.now(), tenant.settings.time_zone))
     else:
         last = _month(last_month, "to")
-    first = rr.months_back(last, 11) if first_month is None else _month(first_month, "from")
+    first = months_back(last, 11) if first_month is None else _month(first_month, "from")
     if last < first:
         raise DomainError("invalid_month", "`to` is not before `from`.", "to")
     if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:

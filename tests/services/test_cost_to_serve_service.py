@@ -310,11 +310,15 @@ def test_a_missing_rate_is_an_error(ctx: ServiceContext, actor: Actor, people: d
 
 def test_the_default_period_is_this_month_in_the_tenants_time_zone(ctx: ServiceContext) -> None:
     """At 1 Jan 2026, 09:00 UTC it is still 31 December 2025 in Honolulu: the report ends with December and
-    starts eleven months before, in January 2025; a `to` near year 1 does not reach before it."""
+    starts eleven months before, in January 2025; a `to` in 1900, the first year a report covers, does not
+    reach before it, and a year before that is refused."""
     hawaii = make_tenant(ctx, "Aloha", time_zone="Pacific/Honolulu").actor
     summary = cost_to_serve.margin_report(ctx, hawaii).summary
     assert (summary["from"], summary["to"]) == ("2025-01", "2025-12")
-    assert cost_to_serve.margin_report(ctx, hawaii, None, "0001-03").summary["from"] == "0001-01"
+    assert cost_to_serve.margin_report(ctx, hawaii, None, "1900-03").summary["from"] == "1900-01"
+    with pytest.raises(DomainError) as refused:
+        cost_to_serve.margin_report(ctx, hawaii, None, "0001-03")
+    assert (refused.value.code, refused.value.field) == ("invalid_month", "to")
 
 
 @pytest.mark.parametrize(
