@@ -34,6 +34,7 @@ from kassa.api import (
     settings,
     subscriptions,
     test_clocks,
+    tickets,
     usage_events,
     users,
     webhooks,
@@ -56,7 +57,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
         settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports, costs,
         recurring_revenue,
-        exchange_rates, exports,
+        exchange_rates, exports, tickets,
     ):  # fmt: skip
         app.include_router(
             module.router,

@@ -83,6 +83,12 @@ class EventType(StrEnum):
     REVENUE_RECOGNIZED = "revenue.recognized"  # a recognition run posted: data.through, data.amounts
     EXCHANGE_RATES_IMPORTED = "exchange_rates.imported"
     COST_RECORDED = "cost.recorded"
+    SLA_POLICY_UPDATED = "sla_policy.updated"
+    TICKET_CREATED = "ticket.created"
+    TICKET_UPDATED = "ticket.updated"  # status, priority (deadlines recomputed), assignee or subject
+    TICKET_RESPONDED = "ticket.responded"  # a staff response; the first one meets the first-response target
+    TICKET_SLA_WARNING = "ticket.sla_warning"  # data.target (first_response, resolution) is close to due
+    TICKET_SLA_BREACHED = "ticket.sla_breached"  # data.target passed its deadline unmet
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

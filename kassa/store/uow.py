@@ -30,6 +30,7 @@ from kassa.store.reconciliation import DunningPolicies, Statements
 from kassa.store.recurring_revenue import RecurringRevenue
 from kassa.store.revenue_schedules import RevenueSchedules
 from kassa.store.subscriptions import Subscriptions
+from kassa.store.support import SlaPolicies, Tickets
 from kassa.store.tenants import ApiKeys, Tenants, Users
 from kassa.store.test_clocks import TestClocks
 from kassa.store.usage_charges import UsageCharges
@@ -84,6 +85,8 @@ class UnitOfWork:
         self.recurring_revenue = RecurringRevenue(conn)
         self.statements = Statements(conn)
         self.dunning_policies = DunningPolicies(conn)
+        self.sla_policies = SlaPolicies(conn)
+        self.tickets = Tickets(conn)
         return self
 
     @property

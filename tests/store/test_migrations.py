@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0006"
+HEAD = "0007"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -36,6 +36,7 @@ TABLES = {
     "payment_methods", "payments", "payment_allocations", "refunds", "chargebacks", "gateway_events",
     "dunning_policies", "payouts", "bank_statements", "statement_lines",
     "accounting_periods", "revenue_schedules", "contract_charges", "bookings", "exchange_rates", "cost_entries",
+    "sla_policies", "tickets",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -113,6 +114,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
     assert history == [
+        ("0007", "0006"),
         ("0006", "0005"),
         ("0005", "0004"),
         ("0004", "0003"),
@@ -305,6 +307,8 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "bookings": ("tenant_id", "id"),
         "exchange_rates": ("tenant_id", "base", "currency", "day"),
         "cost_entries": ("tenant_id", "id"),
+        "sla_policies": ("tenant_id", "code"),
+        "tickets": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

@@ -42,6 +42,7 @@ REPOSITORIES = {
     "Invoices", "CreditNotes", "Coupons", "CreditBalances", "Ledger", "OneOffCharges",
     "PaymentMethods", "Payments", "Statements", "DunningPolicies",
     "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
+    "SlaPolicies", "Tickets",
 }  # fmt: skip
 
 

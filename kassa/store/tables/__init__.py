@@ -481,3 +481,9 @@ from kassa.store.tables.collections import (
 from kassa.store.tables.collections import (
     statement_lines as statement_lines,
 )
+from kassa.store.tables.support import (
+    sla_policies as sla_policies,
+)
+from kassa.store.tables.support import (
+    tickets as tickets,
+)
