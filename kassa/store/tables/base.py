@@ -19,3 +19,8 @@ ID = sa.String(40)
 
 def tenant_column() -> sa.Column[str]:
     return sa.Column("tenant_id", ID, sa.ForeignKey("tenants.id"), nullable=False)
+
+
+def customer_fk() -> sa.ForeignKeyConstraint:
+    """A row that belongs to a customer of its own tenant."""
+    return sa.ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"])

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kassa.store.tables.base import ID, metadata, tenant_column
+from kassa.store.tables.base import ID, customer_fk, metadata, tenant_column
 from kassa.store.types import ExactDecimal, UTCDateTime
-
-
-def _customer_fk() -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"])
-
 
 accounting_periods = sa.Table(  # a month the tenant closed (a row only once it has been closed)
     "accounting_periods",
@@ -59,7 +54,7 @@ revenue_schedules = sa.Table(  # one row per document line and accounting month 
     sa.Index(None, "tenant_id", "month"),
     sa.Index(None, "tenant_id", "invoice_id"),
     sa.Index(None, "tenant_id", "customer_id", "starts_on"),
-    _customer_fk(),
+    customer_fk(),
 )
 
 contract_charges = sa.Table(  # what a subscription commits its customer to, as of each revision
@@ -96,7 +91,7 @@ bookings = sa.Table(  # contract value signed: new, expansion, contraction, canc
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.Index(None, "tenant_id", "booked_on"),
-    _customer_fk(),
+    customer_fk(),
 )
 
 exchange_rates = sa.Table(  # 1 base = rate × currency, on a day (ECB reference rates: base EUR)
@@ -131,5 +126,5 @@ cost_entries = sa.Table(  # time and money spent serving a customer
     sa.UniqueConstraint("tenant_id", "external_id"),
     sa.Index(None, "tenant_id", "customer_id", "occurred_on"),
     sa.Index(None, "tenant_id", "occurred_on"),
-    _customer_fk(),
+    customer_fk(),
 )

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kassa.store.tables.base import ID, metadata, tenant_column
+from kassa.store.tables.base import ID, customer_fk, metadata, tenant_column
 from kassa.store.types import JSONDoc, UTCDateTime
 
 # ---- collections, remittance and reconciliation --------------------------------------------------------
-
-
-def _customer_fk() -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"])
 
 
 payment_methods = sa.Table(  # a card is a gateway's token with what may be shown of it: never its number
@@ -39,7 +35,7 @@ payment_methods = sa.Table(  # a card is a gateway's token with what may be show
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("detached_at", UTCDateTime),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
-    _customer_fk(),
+    customer_fk(),
     sa.Index(None, "tenant_id", "customer_id"),
     sa.Index(None, "tenant_id", "token"),
 )
@@ -75,7 +71,7 @@ payments = sa.Table(  # one attempt to collect, or money received by hand
     sa.Column("settled_at", UTCDateTime),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.UniqueConstraint("tenant_id", "idempotency_key"),
-    _customer_fk(),
+    customer_fk(),
     sa.Index(None, "tenant_id", "customer_id"),
     sa.Index(None, "tenant_id", "invoice_id"),
     sa.Index(None, "tenant_id", "gateway", "gateway_ref"),

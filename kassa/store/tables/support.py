@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kassa.store.tables.base import ID, metadata, tenant_column
+from kassa.store.tables.base import ID, customer_fk, metadata, tenant_column
 from kassa.store.types import JSONDoc, UTCDateTime
 
 sla_policies = sa.Table(  # the policy document whole (calendar, targets per priority, warning, rate)
@@ -43,7 +43,7 @@ tickets = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
-    sa.ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+    customer_fk(),
     sa.ForeignKeyConstraint(["tenant_id", "assignee_id"], ["users.tenant_id", "users.id"]),
     sa.ForeignKeyConstraint(["tenant_id", "sla_policy"], ["sla_policies.tenant_id", "sla_policies.code"]),
     sa.Index(None, "tenant_id", "customer_id"),
