@@ -266,7 +266,7 @@ def _simulate(
 PAYERS: list[tuple[str, dict[str, Any]]] = [
     ("Alba Apps", {"type": "card", "token": "tok_sandbox_success", "brand": "visa", "last4": "4242"}),
     ("Birke Bau", {"type": "card", "token": "tok_sandbox_success", "brand": "mastercard", "last4": "4444"}),
-    ("Cobalt Care", {"type": "wallet", "token": "tok_sandbox_paypal", "wallet": "paypal"}),
+    ("Cobalt Care", {"type": "provider_account", "token": "tok_sandbox_paypal", "provider": "paypal"}),
     ("Delta Drones", {"type": "card", "token": "tok_sandbox_insufficient_then_success_3", "last4": "9995"}),
     ("Eiche Events", {"type": "card", "token": "tok_sandbox_decline", "last4": "0002"}),
     ("Fjord Foods", {"type": "card", "token": "tok_sandbox_authentication_required", "last4": "3184"}),
@@ -280,7 +280,7 @@ PAYERS: list[tuple[str, dict[str, Any]]] = [
 
 def _collections(ctx: ServiceContext, actor: Any, say: Callable[[str], None]) -> None:
     """Ten customers on a test clock paying four months of invoices: cards (some declined, one needing 3-D
-    Secure), a wallet, a direct debit collected by file, two paying by transfer; dunning on the failures;
+    Secure), a PayPal provider account, a direct debit collected by file, two paying by transfer; dunning on the failures;
     then the bank statement of those months imported and reconciled."""
     clock = test_clocks.create_test_clock(ctx, actor, name="collections clock",
                                           frozen_time=datetime(2026, 3, 1, 7, tzinfo=UTC))  # fmt: skip

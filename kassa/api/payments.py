@@ -43,10 +43,10 @@ def _page(page: Any) -> ObjPage:
 
 
 class PaymentMethodCreate(Input):
-    type: Literal["card", "sepa_debit", "bank_transfer", "cheque", "cash", "wallet"]
+    type: Literal["card", "sepa_debit", "bank_transfer", "cheque", "cash", "provider_account"]
     set_default: bool | None = Field(None, description="Default: true for the customer's first method.")
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        None, description="card, wallet: the gateway's token. Card numbers are refused.")  # fmt: skip
+        None, description="card, provider_account: the gateway's token. Card numbers are refused.")  # fmt: skip
     gateway: GatewayName | None = Field(None, description="Default: the tenant's gateway routes.")
     brand: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
@@ -57,7 +57,7 @@ class PaymentMethodCreate(Input):
     mandate_id: Annotated[str, StringConstraints(min_length=1, max_length=35)] | None = None
     mandate_signed_on: date | None = None
     account_holder: Text | None = None
-    wallet: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
 
 
@@ -69,7 +69,7 @@ class PaymentMethodUpdate(Input):
 
 @router.post("/customers/{customer_id}/payment_methods", status_code=201, response_model=Obj)
 def add_payment_method(customer_id: Id, body: PaymentMethodCreate, ctx: Ctx, actor: Caller) -> Obj:
-    """Attach a card (a gateway token), a SEPA mandate, a wallet, or a manual way to pay."""
+    """Attach a card (a gateway token), a SEPA mandate, a provider account (PayPal), or a manual way to pay."""
     doc = body.model_dump(mode="json", exclude_none=True)
     return Obj.model_validate(payments.add_payment_method(ctx, actor, customer_id, doc).to_json())
 
@@ -163,7 +163,7 @@ def refund_payment(payment_id: Id, body: RefundCreate, ctx: Ctx, actor: Caller) 
 
 @router.post("/invoices/{invoice_id}/pay", status_code=201, response_model=Obj)
 def pay_invoice(invoice_id: Id, ctx: Ctx, actor: Caller) -> Obj:
-    """Charge what the invoice owes now, on the customer's default card, wallet or direct debit."""
+    """Charge what the invoice owes now, on the customer's default card, provider account (PayPal) or direct debit."""
     payment = payments.pay_invoice(ctx, actor, invoice_id)
     return _payment(*payments.get_payment(ctx, actor, payment.id))
 

@@ -86,7 +86,7 @@ class SettingsUpdate(Input):
     )
     early_payment_discount: EarlyDiscountModel | None = Field(None, description="null: none.")
     gateway_routes: Annotated[list[RouteModel], Field(max_length=50)] | None = Field(
-        None, description="Which gateway takes a new card or wallet, by currency and country; first match.")  # fmt: skip
+        None, description="Which gateway takes a new card or provider account, by currency and country; first match.")  # fmt: skip
     sepa_creditor_id: Annotated[str, StringConstraints(min_length=8, max_length=40)] | None = Field(
         None, description="SEPA creditor identifier, for direct debits collected by file.")  # fmt: skip
     webhook_allowed_networks: (

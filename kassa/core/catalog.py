@@ -13,6 +13,8 @@ Shape (see examples/catalog.yaml and docs/catalog.md):
   families: [{code, name?, plans: [lowest, ..., highest]}]
   charges (on a plan): [{metric, model, prices: {EUR: {...}}, timing?, included?, flat_fee_at_zero?}]
   minimum_spend (on a plan): {EUR: "100.00"}  (usage charges below it are trued up each period)
+  entitlements (on a plan or add-on): {sso: true, projects: 10, api-calls: {metric, quantity}}
+  provisioning (on a plan): [{code, on: [started|changed|ended], webhook | email | task}]
   existing_subscriptions_from?: date  (new prices reach existing subscriptions then, not at their renewal)
 """
 
@@ -26,9 +28,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from kassa.core.entitlements import Grant, parse_grants
 from kassa.core.errors import DomainError
 from kassa.core.money import Money, currency_code
 from kassa.core.periods import BillingPeriod, Duration, billing_period, duration
+from kassa.core.provisioning import Step, parse_steps
 from kassa.core.rating import UsageCharge, parse_charge
 from kassa.core.rating.parsing import obj as _object
 
@@ -105,6 +109,8 @@ class Plan:
     requires_payment_method: bool = False  # enforced at trial end once payment methods exist
     charges: tuple[UsageCharge, ...] = ()  # usage, one charge per billable metric
     minimum_spend: Mapping[str, Decimal] = field(default_factory=dict)  # per currency, per period
+    entitlements: Mapping[str, Grant] = field(default_factory=dict)  # by feature code
+    provisioning: tuple[Step, ...] = ()
 
     def charge(self, metric: str) -> UsageCharge | None:
         return next((c for c in self.charges if c.metric == metric), None)
@@ -126,6 +132,7 @@ class Addon:
     timing: Timing = Timing.IN_ADVANCE
     prices: Mapping[str, Price] = field(default_factory=dict)
     tax_category: str = "standard"
+    entitlements: Mapping[str, Grant] = field(default_factory=dict)  # by feature code, per unit bought
 
 
 # The product tax categories kassa.core.tax knows (its TaxCategory values).
@@ -353,7 +360,15 @@ def _plan(value: Any, path: str, product: str) -> Plan:
         value,
         path,
         {"code", "name", "billing_period", "phases"},
-        {"addons", "change_policy", "requires_payment_method", "charges", "minimum_spend"},
+        {
+            "addons",
+            "change_policy",
+            "requires_payment_method",
+            "charges",
+            "minimum_spend",
+            "entitlements",
+            "provisioning",
+        },
     )
     available: tuple[str, ...] = ()
     included: dict[str, int] = {}
@@ -396,6 +411,12 @@ def _plan(value: Any, path: str, product: str) -> Plan:
         requires_payment_method=requires,
         charges=charges,
         minimum_spend=minimum,
+        entitlements=parse_grants(body["entitlements"], f"{path}.entitlements")
+        if "entitlements" in body
+        else {},
+        provisioning=parse_steps(body["provisioning"], f"{path}.provisioning")
+        if "provisioning" in body
+        else (),
     )
 
 
@@ -425,7 +446,9 @@ def _charges(value: Any, path: str, currencies: set[str]) -> tuple[UsageCharge, 
 
 
 def _addon(value: Any, path: str) -> Addon:
-    body = _object(value, path, {"code", "name", "billing_period", "prices"}, {"timing", "tax_category"})
+    body = _object(
+        value, path, {"code", "name", "billing_period", "prices"}, {"timing", "tax_category", "entitlements"}
+    )
     return Addon(
         code=_code(body["code"], f"{path}.code"),
         name=_text(body["name"], f"{path}.name"),
@@ -433,6 +456,9 @@ def _addon(value: Any, path: str) -> Addon:
         timing=_timing(body.get("timing", "in_advance"), f"{path}.timing"),
         prices=_prices(body["prices"], f"{path}.prices"),
         tax_category=_tax_category(body.get("tax_category", "standard"), f"{path}.tax_category"),
+        entitlements=parse_grants(body["entitlements"], f"{path}.entitlements")
+        if "entitlements" in body
+        else {},
     )
 
 

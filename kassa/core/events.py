@@ -89,6 +89,33 @@ class EventType(StrEnum):
     TICKET_RESPONDED = "ticket.responded"  # a staff response; the first one meets the first-response target
     TICKET_SLA_WARNING = "ticket.sla_warning"  # data.target (first_response, resolution) is close to due
     TICKET_SLA_BREACHED = "ticket.sla_breached"  # data.target passed its deadline unmet
+    SUBSCRIPTION_TRIAL_ENDING = "subscription.trial_ending"  # data.days before the trial ends
+    SUBSCRIPTION_RENEWAL_UPCOMING = "subscription.renewal_upcoming"  # data.renews_on, data.amount
+    LEAD_CREATED = "lead.created"
+    LEAD_UPDATED = "lead.updated"  # status, campaign or contact details
+    LEAD_CONVERTED = "lead.converted"  # data.customer_id, data.subscription_id
+    OFFER_UPDATED = "offer.updated"  # a new version of the offer's rules
+    OFFER_WITHDRAWN = "offer.withdrawn"
+    PROVISIONING_STEP_CREATED = "provisioning_step.created"  # a plan's step to run for a subscription
+    PROVISIONING_STEP_COMPLETED = "provisioning_step.completed"
+    PROVISIONING_STEP_FAILED = "provisioning_step.failed"  # out of attempts, or failed by hand
+    ENTITLEMENT_OVERRIDE_UPDATED = "entitlement_override.updated"
+    ENTITLEMENT_OVERRIDE_DELETED = "entitlement_override.deleted"
+    WALLET_CREATED = "wallet.created"
+    WALLET_UPDATED = "wallet.updated"  # auto top-up rule, alert thresholds or promotion
+    WALLET_TOPPED_UP = "wallet.topped_up"  # paid credits bought (data.auto: by the auto top-up rule)
+    WALLET_CREDITS_GRANTED = "wallet.credits_granted"  # free credits
+    WALLET_DRAWN = "wallet.drawn"  # credits paid an invoice or in-advance usage
+    WALLET_CREDITS_EXPIRED = "wallet.credits_expired"
+    WALLET_BALANCE_LOW = "wallet.balance_low"  # data.threshold crossed downwards; data.offer when promoted
+    WALLET_TOP_UP_FAILED = "wallet.top_up_failed"  # the auto top-up's payment failed
+    MESSAGE_TEMPLATE_UPDATED = "message_template.updated"
+    MESSAGE_PREFERENCES_UPDATED = "message_preferences.updated"  # a customer subscribed or unsubscribed
+    MESSAGE_SENT = "message.sent"  # a lifecycle message went out (on the customer's timeline)
+    MESSAGE_FAILED = "message.failed"
+    DISPUTE_OPENED = "dispute.opened"
+    DISPUTE_UPDATED = "dispute.updated"  # assigned, or its description changed
+    DISPUTE_RESOLVED = "dispute.resolved"  # data.outcome: accepted (credited) or rejected; data.auto
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

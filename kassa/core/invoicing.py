@@ -11,7 +11,7 @@ the invoice it corrects). `compose_invoice()` then prices the lines in one fixed
     each line's amount, rounded → coupons in redemption order, each on what remains (a fixed coupon spread
     over its eligible lines with allocate(), never below zero) → minimum-spend true-up (compared before
     discounts, never discounted) → tax per line on the discounted amount → total → the customer's credit
-    balance → (the prepaid wallet and the payment method come with collections)
+    balance → (the prepaid wallet and the payment method are applied when it is collected)
 
 The tax point is the invoice's finalization day; the paying account's address and tax status decide the
 tax, also for lines of the children it pays for.

@@ -8,7 +8,7 @@ customer's card.
 - An **early-payment discount** (e.g. 2 % within 10 days, "2/10 net 30") is granted when an invoice is paid in
   full within `within_days` of its finalization day: a credit note of `percent` of each line, its tax reversed
   with it (the tax base shrinks with the price the customer actually paid).
-- **Gateway routes** pick the gateway for a customer's new card or wallet by currency and country, first match
+- **Gateway routes** pick the gateway for a customer's new card or provider account by currency and country, first match
   wins; no route: the tenant's only gateway.
 """
 

@@ -28,12 +28,14 @@ class PaymentMethodType(StrEnum):
     BANK_TRANSFER = "bank_transfer"
     CHEQUE = "cheque"
     CASH = "cash"
-    WALLET = "wallet"  # PayPal and the like, through a gateway
+    PROVIDER_ACCOUNT = "provider_account"  # an account at PayPal and the like, through a gateway
 
 
 # A customer whose default method is one of these is charged automatically on the due date; any other
 # customer gets the invoice with the instructions to pay it (manual collection).
-AUTOMATIC = frozenset({PaymentMethodType.CARD, PaymentMethodType.SEPA_DEBIT, PaymentMethodType.WALLET})
+AUTOMATIC = frozenset(
+    {PaymentMethodType.CARD, PaymentMethodType.SEPA_DEBIT, PaymentMethodType.PROVIDER_ACCOUNT}
+)
 
 
 class PaymentStatus(StrEnum):
@@ -93,8 +95,8 @@ class PaymentMethod:
     customer_id: str
     type: PaymentMethodType
     is_default: bool = False
-    gateway: str | None = None  # the gateway that holds the token (card, wallet)
-    token: str | None = None  # the gateway's id for the card or wallet
+    gateway: str | None = None  # the gateway that holds the token (card, provider account)
+    token: str | None = None  # the gateway's id for the card or provider account
     brand: str | None = None
     last4: str | None = None
     exp_month: int | None = None
@@ -104,8 +106,8 @@ class PaymentMethod:
     mandate_id: str | None = None
     mandate_signed_on: date | None = None
     account_holder: str | None = None
-    wallet: str | None = None  # the wallet's provider (paypal)
-    email: str | None = None  # the wallet's account
+    provider: str | None = None  # the provider account's provider (paypal)
+    email: str | None = None  # the provider account's login
     created_at: datetime
     detached_at: datetime | None = None
 
@@ -126,7 +128,7 @@ class PaymentMethod:
             "last4": self.last4, "exp_month": self.exp_month, "exp_year": self.exp_year,
             "iban": _masked(self.iban), "bic": self.bic, "mandate_id": self.mandate_id,
             "mandate_signed_on": self.mandate_signed_on.isoformat() if self.mandate_signed_on else None,
-            "account_holder": self.account_holder, "wallet": self.wallet, "email": self.email,
+            "account_holder": self.account_holder, "provider": self.provider, "email": self.email,
             "created_at": _instant(self.created_at), "detached_at": _instant(self.detached_at),
         }  # fmt: skip
 

@@ -117,7 +117,7 @@ _FIELDS: Mapping[PaymentMethodType, frozenset[str]] = {
     PaymentMethodType.SEPA_DEBIT: frozenset(
         {"iban", "bic", "mandate_id", "mandate_signed_on", "account_holder"}
     ),
-    PaymentMethodType.WALLET: frozenset({"token", "gateway", "wallet", "email"}),
+    PaymentMethodType.PROVIDER_ACCOUNT: frozenset({"token", "gateway", "provider", "email"}),
     PaymentMethodType.BANK_TRANSFER: frozenset(),
     PaymentMethodType.CHEQUE: frozenset(),
     PaymentMethodType.CASH: frozenset(),
@@ -140,7 +140,7 @@ def _method_fields(
         if name not in _FIELDS[kind] | {"type", "set_default"}:
             raise DomainError("unknown_field", f"Unknown field {name!r} for a {kind} method.", name)
     values: dict[str, Any] = {"type": kind}
-    if kind in (PaymentMethodType.CARD, PaymentMethodType.WALLET):
+    if kind in (PaymentMethodType.CARD, PaymentMethodType.PROVIDER_ACCOUNT):
         token = _text(body, "token", required=True)
         assert token is not None
         if _CARD_NUMBER.fullmatch(token):
@@ -159,9 +159,9 @@ def _method_fields(
             raise DomainError("invalid_payment_method", "last4 is four digits.", "last4")
         values |= {"brand": _text(body, "brand", limit=40), "last4": last4, "exp_month": _int(body, "exp_month", 1, 12),
                    "exp_year": _int(body, "exp_year", 2000, 2100)}  # fmt: skip
-    if kind is PaymentMethodType.WALLET:
+    if kind is PaymentMethodType.PROVIDER_ACCOUNT:
         values |= {
-            "wallet": _text(body, "wallet", limit=40) or "paypal",
+            "provider": _text(body, "provider", limit=40) or "paypal",
             "email": _text(body, "email", limit=320),
         }
     if kind is PaymentMethodType.SEPA_DEBIT:
@@ -465,7 +465,8 @@ def pay_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Payment:
         method = uow.payment_methods.default(actor.tenant_id, invoice.customer_id)
         if method is None or not method.automatic:
             raise DomainError(
-                "no_payment_method", "The customer has no default card, wallet or direct debit."
+                "no_payment_method",
+                "The customer has no default card, provider account (PayPal) or direct debit.",
             )
         now = now_for(ctx, uow, uow.customers.get(actor.tenant_id, invoice.customer_id))
         attempt = len(uow.payments.of_invoice(actor.tenant_id, invoice.id)) + 1

@@ -247,7 +247,7 @@ def _sync(
 
 
 def _can_pay(uow: UnitOfWork, sub: Subscription) -> bool:
-    """The paying account (the parent, for a child billed to it) has a card, wallet or mandate by default."""
+    """The paying account (the parent, for a child billed to it) has a card, provider account or mandate by default."""
     customer = uow.customers.get(sub.tenant_id, sub.customer_id)
     payer_id = customer.parent_id if customer.bill_to_parent and customer.parent_id else customer.id
     method = uow.payment_methods.default(sub.tenant_id, payer_id)

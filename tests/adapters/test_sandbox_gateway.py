@@ -31,7 +31,7 @@ from kassa.adapters.payments.base import (
 from kassa.adapters.payments.sandbox import (
     SANDBOX_CARDS,
     SANDBOX_IBANS,
-    SANDBOX_WALLET_TOKEN,
+    SANDBOX_PROVIDER_TOKEN,
     SandboxGateway,
     sandbox_fee,
 )
@@ -144,8 +144,13 @@ def test_the_unavailable_card_raises_and_retrying_it_raises_again(gateway: Sandb
             gateway.charge(request("tok_sandbox_unavailable"))
 
 
-def test_the_paypal_wallet_succeeds(gateway: SandboxGateway) -> None:
-    pm = method(PaymentMethodType.WALLET, token=SANDBOX_WALLET_TOKEN, wallet="paypal", email="a@example.com")
+def test_the_paypal_provider_account_succeeds(gateway: SandboxGateway) -> None:
+    pm = method(
+        PaymentMethodType.PROVIDER_ACCOUNT,
+        token=SANDBOX_PROVIDER_TOKEN,
+        provider="paypal",
+        email="a@example.com",
+    )
     charge = gateway.charge(request(pm=pm, amount="10.00"))
     assert (charge.status, charge.fee) == (SUCCEEDED, eur("0.39"))  # 0.14 + 0.25
 
@@ -155,8 +160,11 @@ def test_the_paypal_wallet_succeeds(gateway: SandboxGateway) -> None:
     [
         (method(token="tok_visa"), "payment_method.token"),
         (method(), "payment_method.token"),
-        (method(token=SANDBOX_WALLET_TOKEN), "payment_method.token"),  # a wallet's token on a card
-        (method(PaymentMethodType.WALLET, token="tok_sandbox_success"), "payment_method.token"),
+        (
+            method(token=SANDBOX_PROVIDER_TOKEN),
+            "payment_method.token",
+        ),  # a provider account's token on a card
+        (method(PaymentMethodType.PROVIDER_ACCOUNT, token="tok_sandbox_success"), "payment_method.token"),
         (method(PaymentMethodType.BANK_TRANSFER), "payment_method.token"),
         (method(token="tok_sandbox_insufficient_then_success_0"), "payment_method.token"),
         (method(PaymentMethodType.SEPA_DEBIT), "payment_method.iban"),
@@ -769,5 +777,5 @@ def test_every_documented_card_and_iban_behaves_as_listed(gateway: SandboxGatewa
 
 def test_the_docs_list_every_card_and_iban() -> None:
     text = DOCS.read_text()
-    for token in [*SANDBOX_CARDS, SANDBOX_WALLET_TOKEN, *SANDBOX_IBANS]:
+    for token in [*SANDBOX_CARDS, SANDBOX_PROVIDER_TOKEN, *SANDBOX_IBANS]:
         assert f"`{token}`" in text, token

@@ -260,11 +260,13 @@ def test_a_zero_decimal_currency_is_sent_in_whole_units(gateway: StripeGateway, 
     assert (result.amount, result.fee) == (Money(Decimal(5000), "JPY"), Money(Decimal(180), "JPY"))
 
 
-def test_a_wallet_is_charged_as_its_provider_type(gateway: StripeGateway, http: FakeStripeHTTP) -> None:
+def test_a_provider_account_is_charged_as_its_provider_type(
+    gateway: StripeGateway, http: FakeStripeHTTP
+) -> None:
     http.answer("post", "/v1/payment_intents", (200, fixture("payment_intent_succeeded.json")))
-    wallet = card("pm_1QkassaPayPal01", type=PaymentMethodType.WALLET, wallet="PayPal")
+    account = card("pm_1QkassaPayPal01", type=PaymentMethodType.PROVIDER_ACCOUNT, provider="PayPal")
 
-    gateway.charge(charge_request(method=wallet, metadata={}))
+    gateway.charge(charge_request(method=account, metadata={}))
 
     form = http.sent[0].form
     assert (form["payment_method_types[0]"], form["payment_method"]) == ("paypal", "pm_1QkassaPayPal01")
@@ -278,9 +280,9 @@ def test_a_wallet_is_charged_as_its_provider_type(gateway: StripeGateway, http: 
         card(None),
         card(gateway="sandbox", token="tok_sandbox_success"),
         card("pm_x", type=PaymentMethodType.CHEQUE),
-        card("pm_x", type=PaymentMethodType.WALLET),  # which wallet is unknown
+        card("pm_x", type=PaymentMethodType.PROVIDER_ACCOUNT),  # which provider is unknown
     ],
-    ids=["no token", "another gateway", "cheque", "wallet without provider"],
+    ids=["no token", "another gateway", "cheque", "account without provider"],
 )
 def test_a_method_stripe_cannot_charge_is_refused_before_any_request(
     gateway: StripeGateway, http: FakeStripeHTTP, method: PaymentMethod

@@ -67,7 +67,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
     ).stdout  # fmt: skip
     lines = out.splitlines()
-    assert lines[0] == f"database ready at schema 0007: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert lines[0] == f"database ready at schema 0008: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
     assert sum(line.startswith("customer cus_") for line in lines) == 5
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
     assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)
@@ -110,7 +110,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     assert [line.strip() for line in lines if line.startswith("    CN-")] == [
         "CN-2026-00001 against NL-2026-00002 (billing_correction): total 61.58 EUR, 0.00 EUR off what is due"
     ]
-    # issue 7: ten customers paying four months by cards (declines, 3-D Secure), a wallet, SEPA by file and
+    # issue 7: ten customers paying four months by cards (declines, 3-D Secure), a PayPal account, SEPA by file and
     # transfers; the bank statement reconciled (the transfer without a reference and the unknown payer queued,
     # the rent ignored), and the same file a second time changes nothing
     assert any(

@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0007"
+HEAD = "0008"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -37,6 +37,8 @@ TABLES = {
     "dunning_policies", "payouts", "bank_statements", "statement_lines",
     "accounting_periods", "revenue_schedules", "contract_charges", "bookings", "exchange_rates", "cost_entries",
     "sla_policies", "tickets",
+    "leads", "offers", "provisioning_steps", "entitlement_overrides", "wallets", "wallet_lots",
+    "wallet_transactions", "message_templates", "message_preferences", "messages", "disputes",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -114,6 +116,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
     assert history == [
+        ("0008", "0007"),
         ("0007", "0006"),
         ("0006", "0005"),
         ("0005", "0004"),
@@ -309,6 +312,17 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "cost_entries": ("tenant_id", "id"),
         "sla_policies": ("tenant_id", "code"),
         "tickets": ("tenant_id", "id"),
+        "leads": ("tenant_id", "id"),
+        "offers": ("tenant_id", "code", "version"),
+        "provisioning_steps": ("tenant_id", "id"),
+        "entitlement_overrides": ("tenant_id", "customer_id", "feature"),
+        "wallets": ("tenant_id", "id"),
+        "wallet_lots": ("tenant_id", "id"),
+        "wallet_transactions": ("tenant_id", "id"),
+        "message_templates": ("tenant_id", "kind", "locale"),
+        "message_preferences": ("tenant_id", "customer_id", "kind"),
+        "messages": ("tenant_id", "id"),
+        "disputes": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

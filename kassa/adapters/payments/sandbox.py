@@ -128,7 +128,7 @@ _CARDS = (
 SANDBOX_CARDS: Mapping[str, SandboxCard] = {card.token: card for card, _ in _CARDS}
 _CARD_SCENARIOS = {card.token: scenario for card, scenario in _CARDS}
 
-SANDBOX_WALLET_TOKEN = "tok_sandbox_paypal"
+SANDBOX_PROVIDER_TOKEN = "tok_sandbox_paypal"
 
 # SEPA debits are pending (fetch: succeeded) unless the IBAN's last four digits name a return reason.
 _SEPA_RETURNS = {"0404": DeclineCode.ACCOUNT_CLOSED, "0504": DeclineCode.INSUFFICIENT_FUNDS}
@@ -262,7 +262,7 @@ def _scenario(request: ChargeRequest) -> str:
         code = _SEPA_RETURNS.get(iban[-4:])
         return f"{_PENDING_FAILED}_{code.value}" if code else _PENDING
     token = method.token or ""
-    if method.type is PaymentMethodType.WALLET and token == SANDBOX_WALLET_TOKEN:
+    if method.type is PaymentMethodType.PROVIDER_ACCOUNT and token == SANDBOX_PROVIDER_TOKEN:
         return _SUCCEEDED
     if method.type is PaymentMethodType.CARD:
         if token in _CARD_SCENARIOS and _CARD_SCENARIOS[token] != _REQUIRES_ATTEMPT:
@@ -278,7 +278,7 @@ def _scenario(request: ChargeRequest) -> str:
     raise DomainError(
         "unknown_test_payment_method",
         f"The sandbox does not know the {method.type.value} token {token!r}: use one of its test cards "
-        f"({', '.join(sorted(SANDBOX_CARDS))}), {SANDBOX_WALLET_TOKEN} or a SEPA debit.",
+        f"({', '.join(sorted(SANDBOX_CARDS))}), {SANDBOX_PROVIDER_TOKEN} or a SEPA debit.",
         "payment_method.token",
     )
 

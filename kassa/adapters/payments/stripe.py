@@ -186,7 +186,9 @@ class StripeGateway:
                 "payment_method_id",
             )
         method_type = _METHOD_TYPES.get(method.type) or (
-            method.wallet.lower() if method.type is PaymentMethodType.WALLET and method.wallet else None
+            method.provider.lower()
+            if method.type is PaymentMethodType.PROVIDER_ACCOUNT and method.provider
+            else None
         )
         if method_type is None:
             raise DomainError(

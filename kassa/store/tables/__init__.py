@@ -481,6 +481,39 @@ from kassa.store.tables.collections import (
 from kassa.store.tables.collections import (
     statement_lines as statement_lines,
 )
+from kassa.store.tables.lifecycle import (
+    disputes as disputes,
+)
+from kassa.store.tables.lifecycle import (
+    entitlement_overrides as entitlement_overrides,
+)
+from kassa.store.tables.lifecycle import (
+    leads as leads,
+)
+from kassa.store.tables.lifecycle import (
+    message_preferences as message_preferences,
+)
+from kassa.store.tables.lifecycle import (
+    message_templates as message_templates,
+)
+from kassa.store.tables.lifecycle import (
+    messages as messages,
+)
+from kassa.store.tables.lifecycle import (
+    offers as offers,
+)
+from kassa.store.tables.lifecycle import (
+    provisioning_steps as provisioning_steps,
+)
+from kassa.store.tables.lifecycle import (
+    wallet_lots as wallet_lots,
+)
+from kassa.store.tables.lifecycle import (
+    wallet_transactions as wallet_transactions,
+)
+from kassa.store.tables.lifecycle import (
+    wallets as wallets,
+)
 from kassa.store.tables.support import (
     sla_policies as sla_policies,
 )

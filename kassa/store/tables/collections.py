@@ -30,7 +30,7 @@ payment_methods = sa.Table(  # a card is a gateway's token with what may be show
     sa.Column("mandate_id", sa.String(35)),
     sa.Column("mandate_signed_on", sa.Date),
     sa.Column("account_holder", sa.String(200)),
-    sa.Column("wallet", sa.String(40)),
+    sa.Column("provider", sa.String(40)),  # a provider account's provider (paypal)
     sa.Column("email", sa.String(320)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("detached_at", UTCDateTime),
