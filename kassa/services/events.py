@@ -4,7 +4,7 @@ and nothing is lost for one that committed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,10 @@ from kassa.core.pages import Page, check_limit
 from kassa.core.webhooks import WebhookDelivery, matches
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
+
+# Work that follows an event in the same transaction (provisioning steps, lifecycle messages, entitlement
+# cache invalidation): registered by the services that own it, so the emitting service knows none of them.
+ON_EMIT: list[Callable[[ServiceContext, UnitOfWork, Event], None]] = []
 
 
 def emit(
@@ -54,6 +58,8 @@ def emit(
             if matches(endpoint.enabled_events, type)
         ]
     )
+    for hook in ON_EMIT:
+        hook(ctx, uow, event)
     return event
 
 
