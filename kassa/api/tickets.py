@@ -7,15 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from kassa.api.costs import CostOut
 from kassa.api.deps import Caller, Ctx, Cursor, Limit
+from kassa.api.reports import RESPONSES, Format, From, ReportDoc, To, render
 from kassa.api.schemas import Id, Input, MoneyModel, PageOut, Text200, page_of
 from kassa.core.business_hours import MAX_HOLIDAYS, MAX_INTERVALS_PER_DAY, MAX_TARGET_MINUTES
 from kassa.core.cost_to_serve import MAX_DESCRIPTION as MAX_COST_DESCRIPTION
 from kassa.core.support import MAX_DESCRIPTION, MAX_LOGGED_MINUTES, MAX_SUBJECT, SlaPolicy, Ticket
-from kassa.services import support
+from kassa.services import sla_attainment, support
 
 router = APIRouter(tags=["support"])
 
@@ -201,3 +203,11 @@ def log_time(ticket_id: Id, body: TimeIn, ctx: Ctx, actor: Caller) -> CostOut:
     """Log time spent on the ticket: a support cost to serve at the policy's hourly rate."""
     _, entry = support.log_time(ctx, actor, ticket_id, body.model_dump(exclude_none=True))
     return CostOut.of(entry)
+
+
+@router.get("/reports/sla_attainment", response_model=ReportDoc, responses=RESPONSES)
+def sla_attainment_report(ctx: Ctx, actor: Caller, from_: From = None, to: To = None,
+                          format: Format = "json") -> Response:  # fmt: skip
+    """Per month opened and priority: first-response and resolution targets met, breached and running,
+    the attainment share, and the median working minutes to each."""
+    return render(sla_attainment.sla_attainment_report(ctx, actor, from_, to), format)

@@ -109,7 +109,7 @@ def _rows(ctx: ServiceContext, actor: Actor, months: list[date], currency: str |
     return to, rows, tuple(sorted(rates.values(), key=lambda r: (r.day, r.currency)))
 
 
-def _span(ctx: ServiceContext, actor: Actor, first: Any, last: Any) -> list[date]:
+def span(ctx: ServiceContext, actor: Actor, first: Any, last: Any) -> list[date]:
     """The months asked for; without them, the twelve months to the current one."""
     if first is None or last is None:
         with ctx.uow(read_only=True) as uow:
@@ -122,7 +122,7 @@ def _span(ctx: ServiceContext, actor: Actor, first: Any, last: Any) -> list[date
 
 def revenue_report(ctx: ServiceContext, actor: Actor, first: Any, last: Any, currency: str | None = None,
                    by_product: bool = False) -> Report:  # fmt: skip
-    to, rows, rates = _rows(ctx, actor, _span(ctx, actor, first, last), currency, by_product)
+    to, rows, rates = _rows(ctx, actor, span(ctx, actor, first, last), currency, by_product)
     columns = ("month", *(("product",) if by_product else ()), *FIGURES)
     out: list[dict[str, Value]] = [
         {"month": month_name(m), **({"product": p} if by_product else {}), **values} for m, p, values in rows
@@ -133,7 +133,7 @@ def revenue_report(ctx: ServiceContext, actor: Actor, first: Any, last: Any, cur
 def deferred_revenue_waterfall(ctx: ServiceContext, actor: Actor, first: Any, last: Any,
                                currency: str | None = None) -> Report:  # fmt: skip
     """Per month: opening deferred revenue and unbilled receivables, billed, released, recognized, closing."""
-    months = _span(ctx, actor, first, last)
+    months = span(ctx, actor, first, last)
     before = months[0].replace(year=months[0].year - 1, month=12) if months[0].month == 1 else months[0].replace(
         month=months[0].month - 1)  # fmt: skip
     to, rows, rates = _rows(ctx, actor, [before, *months], currency, False)

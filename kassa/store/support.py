@@ -107,3 +107,9 @@ class Tickets:
         if assignee_id is not None:
             query = query.where(c.assignee_id == assignee_id)
         return page(self.conn, query, c.id, limit=limit, cursor=cursor, to_item=_ticket)
+
+    def opened_between(self, tenant_id: str, start: datetime, end: datetime) -> builtins.list[Ticket]:
+        """The tickets opened in [start, end), for the SLA attainment report."""
+        c = tickets.c
+        query = sa.select(tickets).where(c.tenant_id == tenant_id, c.opened_at >= start, c.opened_at < end)
+        return [_ticket(r) for r in self.conn.execute(query.order_by(c.opened_at, c.id))]

@@ -123,3 +123,35 @@ def test_ticket_errors(client: TestClient) -> None:
     assert (response.status_code, response.json()["code"]) == (409, "ticket_closed")
     response = client.get("/v1/tickets/tkt_missing")
     assert (response.status_code, response.json()["code"]) == (404, "ticket_not_found")
+
+
+def test_the_sla_attainment_report(client: TestClient) -> None:
+    """Issue 9: the urgent ticket answered and solved at once meets both targets; JSON and CSV agree."""
+    _ok(client.put("/v1/sla_policies/standard", json=POLICY))
+    customer = _customer_on_clock(client)
+    body = {"customer_id": customer, "subject": "Down", "channel": "chat", "priority": "urgent",
+            "sla_policy": "standard"}  # fmt: skip
+    ticket = _ok(client.post("/v1/tickets", json=body), 201)
+    _ok(client.post(f"/v1/tickets/{ticket['id']}/responses", json={"message": "Looking."}))
+    _ok(client.patch(f"/v1/tickets/{ticket['id']}", json={"status": "solved"}))
+    _ok(client.post("/v1/tickets", json={**body, "priority": "low", "sla_policy": None}), 201)
+    report = _ok(client.get("/v1/reports/sla_attainment", params={"from": "2026-05", "to": "2026-05"}))
+    rows = {r["priority"]: r for r in report["rows"]}
+    assert rows["urgent"] | {} == {
+        "month": "2026-05", "priority": "urgent", "tickets": 1, "with_sla": 1,
+        "first_response_met": 1, "first_response_breached": 0, "first_response_running": 0,
+        "first_response_attainment": "100.0", "resolution_met": 1, "resolution_breached": 0,
+        "resolution_running": 0, "resolution_attainment": "100.0",
+        "median_first_response_minutes": "0", "median_resolution_minutes": "0",
+    }  # fmt: skip
+    assert (rows["low"]["tickets"], rows["low"]["with_sla"], rows["low"]["first_response_attainment"]) == (
+        1,
+        0,
+        None,
+    )
+    csv = client.get(
+        "/v1/reports/sla_attainment", params={"from": "2026-05", "to": "2026-05", "format": "csv"}
+    )
+    assert csv.text.splitlines()[1].startswith("2026-05,low,1,0,")
+    problem = client.get("/v1/reports/sla_attainment", params={"from": "2026-06", "to": "2026-05"}).json()
+    assert (problem["code"], problem["field"]) == ("invalid_month", "to")
