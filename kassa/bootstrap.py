@@ -16,12 +16,36 @@ from kassa.adapters.presentment.pdf import WeasyDocuments
 from kassa.adapters.sepa.pain008 import SepaXmlFiles
 from kassa.adapters.tax_ids.offline import StdnumTaxIdValidator
 from kassa.adapters.webhooks.http import HttpWebhookSender
-from kassa.services import dunning, emails, invoicing, payments, reconciliation, subscriptions, support
+from kassa.services import (
+    dunning,
+    emails,
+    invoicing,
+    messages,
+    payments,
+    provisioning,
+    reconciliation,
+    subscriptions,
+    support,
+    wallet_draws,
+    wallets,
+)
 from kassa.services.context import ServiceContext
 from kassa.store.engine import create_engine
 
 # The stages whose due work (jobs) the worker and test clock advances run; importing registers the handlers.
-STAGES = (subscriptions, invoicing, emails, payments, dunning, reconciliation, support)
+STAGES = (
+    subscriptions,
+    invoicing,
+    emails,
+    payments,
+    dunning,
+    reconciliation,
+    support,
+    provisioning,
+    messages,
+    wallets,
+    wallet_draws,
+)
 
 
 def build_context(settings: config.Settings | None = None) -> ServiceContext:

@@ -20,14 +20,20 @@ from kassa.api import (
     costs,
     coupons,
     customers,
+    disputes,
+    entitlements,
     events,
     exchange_rates,
     exports,
     health,
     invoices,
+    leads,
     ledger,
+    messages,
+    offers,
     payments,
     problems,
+    provisioning,
     rating,
     recurring_revenue,
     reports,
@@ -37,6 +43,7 @@ from kassa.api import (
     tickets,
     usage_events,
     users,
+    wallets,
     webhooks,
 )
 from kassa.api.deps import actor, refuse_nul
@@ -57,7 +64,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         customers, catalog, subscriptions, billable_metrics, usage_events, rating, invoices, coupons, ledger, events,
         settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports, costs,
         recurring_revenue,
-        exchange_rates, exports, tickets,
+        exchange_rates, exports, tickets, messages, provisioning, disputes, leads, offers, entitlements,
+        wallets,
     ):  # fmt: skip
         app.include_router(
             module.router,
@@ -77,6 +85,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         responses=problems.PROBLEM_RESPONSES,
         dependencies=[Depends(refuse_nul)],
     )  # signed by the gateway, not by an API key
+    # the unsubscribe page emails link to: the signed token is the authority, no API key
+    app.include_router(messages.public_router, dependencies=[Depends(refuse_nul)])
     problems.install(app)
 
     metrics = Metrics()

@@ -110,12 +110,20 @@ class EstimateOut(BaseModel):
     tier_before: int | None
     tier_after: int | None
     included_left: str
+    wallet_balance: MoneyModel | None = Field(
+        None, description="What the customer's prepaid wallet in this currency holds now; null without one."
+    )
+    fits_in_wallet: bool | None = Field(
+        None, description="Whether the wallet covers the cost; null without one."
+    )
 
     @classmethod
     def of(cls, e: Estimate) -> EstimateOut:
         return cls(subscription_id=e.subscription.id, metric=e.metric, group=e.group or None, units=quantity_text(e.units),
                    cost=MoneyModel.of(e.cost), quantity_before=quantity_text(e.quantity_before), tier_before=e.tier_before,
-                   tier_after=e.tier_after, included_left=quantity_text(e.included_left))  # fmt: skip
+                   tier_after=e.tier_after, included_left=quantity_text(e.included_left),
+                   wallet_balance=MoneyModel.of(e.wallet_balance),
+                   fits_in_wallet=None if e.wallet_balance is None else e.cost <= e.wallet_balance)  # fmt: skip
 
 
 @router.post("/rating/estimate", response_model=EstimateOut)

@@ -58,6 +58,18 @@ class RouteModel(Input):
     ] = []
 
 
+class DisputePolicyModel(Input):
+    auto_accept_below: dict[CurrencyCode, Decimal] = Field(
+        {}, description="Accept at once a dispute below this amount (tax included), by currency.")  # fmt: skip
+    auto_accept_share_percent: Decimal | None = Field(
+        None, description="Or one of at most this share of the line's total.")  # fmt: skip
+    require_good_standing: bool = Field(
+        True, description="Only for customers with nothing overdue or past due."
+    )
+    max_auto_accepted: Annotated[int, Field(ge=0, le=1000)] = Field(
+        3, description="At most this many disputes auto-accepted per customer in 90 days.")  # fmt: skip
+
+
 class SettingsUpdate(Input):
     legal_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     address: AddressModel | None = None
@@ -89,6 +101,8 @@ class SettingsUpdate(Input):
         None, description="Which gateway takes a new card or provider account, by currency and country; first match.")  # fmt: skip
     sepa_creditor_id: Annotated[str, StringConstraints(min_length=8, max_length=40)] | None = Field(
         None, description="SEPA creditor identifier, for direct debits collected by file.")  # fmt: skip
+    dispute_policy: DisputePolicyModel | None = Field(
+        None, description="Which disputes are accepted at once (docs/disputes.md); null: none.")  # fmt: skip
     webhook_allowed_networks: (
         Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(max_length=20)] | None
     ) = Field(
@@ -132,6 +146,7 @@ class SettingsOut(BaseModel):
     early_payment_discount: dict[str, Any] | None
     gateway_routes: list[dict[str, Any]]
     sepa_creditor_id: str | None
+    dispute_policy: dict[str, Any] | None
 
     @classmethod
     def of(cls, s: TenantSettings) -> SettingsOut:
@@ -150,6 +165,7 @@ NULLABLE = {
     "late_fee",
     "early_payment_discount",
     "sepa_creditor_id",
+    "dispute_policy",
 }
 
 

@@ -2,6 +2,20 @@
 (on/off), limits (whole numbers) and metered allowances (a quantity of a billable metric per billing
 period); a customer's overrides replace what the plans give; a suspended subscription gives nothing.
 
+`entitlements()` is the one derivation (docs/entitlements.md explains it with examples):
+- Each live subscription contributes its plan's grants once and each add-on's grants times the quantity
+  bought (add-ons the plan includes count with their included quantity). Trialing and active give;
+  past_due (dunning) and paused suspend: they contribute nothing, and a feature only they grant shows
+  suspended, with the reason, and gives nothing (off, a limit of 0, an allowance of 0).
+- Several grants of one feature combine: a feature is on if any grant is on, limits add up, allowances
+  of the same metric add up. The first grant met (subscriptions in the order given, the plan before its
+  add-ons, add-ons by code) fixes the feature's kind and metric; grants of another kind or metric for
+  the same feature are ignored.
+- An override replaces the derived value of its feature entirely (and adds features no plan has). It is
+  suspended too when the customer has live subscriptions and every one of them is suspended.
+- An allowance's `used` is the customer's usage of its metric in the current billing period of its live
+  subscriptions; remaining = quantity - used, never below 0.
+
 Catalog shape (on a plan or an add-on), keyed by the feature's code:
   entitlements:
     sso: true                                        # a feature, on (false: explicitly off)
@@ -12,7 +26,7 @@ Catalog shape (on a plan or an add-on), keyed by the feature's code:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -95,3 +109,183 @@ def parse_grants(value: Any, path: str) -> Mapping[str, Grant]:
     if not isinstance(value, dict) or len(value) > MAX_FEATURES:
         raise _fail(path, f"Entitlements map up to {MAX_FEATURES} feature codes to values: {{sso: true}}.")
     return {feature_code(k, f"{path}.{k}"): parse_grant(k, v, f"{path}.{k}") for k, v in value.items()}
+
+
+# ---- derivation ----------------------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    PLAN = "plan"  # a plan gives it (with or without add-ons adding to it)
+    ADDON = "addon"  # only add-ons give it
+    OVERRIDE = "override"  # the customer's own value
+    NONE = "none"  # nothing gives it: a check of an unknown feature
+
+
+class Suspension(StrEnum):
+    PAST_DUE = "past_due"  # dunning: an invoice is overdue
+    PAUSED = "paused"
+
+
+# Subscription statuses (core.subscriptions.Status values: that module imports the catalog, which imports
+# this one, so they are named by value here).
+GIVING = frozenset({"trialing", "active"})
+SUSPENDING: Mapping[str, Suspension] = {"past_due": Suspension.PAST_DUE, "paused": Suspension.PAUSED}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddonGrants:
+    code: str
+    quantity: int
+    grants: Mapping[str, Grant]  # per unit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantSource:
+    """One subscription as entitlements see it: its status now, its plan's grants and its add-ons'."""
+
+    subscription_id: str
+    status: str  # a core.subscriptions.Status
+    plan: str
+    grants: Mapping[str, Grant]
+    addons: tuple[AddonGrants, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Override:
+    grant: Grant
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Allowance:
+    metric: str
+    quantity: Decimal
+    used: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.quantity - self.used, Decimal(0))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entitlement:
+    """What a check answers: `enabled` says whether the customer may use the feature now (a feature on, a
+    limit above 0, an allowance with something remaining)."""
+
+    feature: str
+    kind: GrantKind | None  # None: nothing grants it
+    enabled: bool
+    limit: int | None = None
+    allowance: Allowance | None = None
+    suspended: bool = False
+    reason: Suspension | None = None  # why it is suspended
+    source: Source
+    override_reason: str | None = None
+
+
+def absent(feature: str) -> Entitlement:
+    """A feature nothing grants: off, not an error (a check of a feature the catalog does not know yet)."""
+    return Entitlement(feature=feature, kind=None, enabled=False, source=Source.NONE)
+
+
+@dataclass(slots=True)
+class _Sum:
+    """One feature's grants, added up while the sources are walked."""
+
+    first: Grant
+    source: Source = Source.ADDON
+    giving: bool = False
+    enabled: bool = False
+    limit: int = 0
+    quantity: Decimal = Decimal(0)
+    suspensions: set[Suspension] | None = None
+
+
+def _reason(found: set[Suspension]) -> Suspension:
+    return Suspension.PAST_DUE if Suspension.PAST_DUE in found else Suspension.PAUSED
+
+
+def _value(
+    feature: str, grant: Grant, *, enabled: bool, limit: int, quantity: Decimal, usage: Mapping[str, Decimal],
+    source: Source, suspended: Suspension | None, override_reason: str | None = None,
+) -> Entitlement:  # fmt: skip
+    if suspended is not None:  # gives nothing
+        enabled, limit, quantity = False, 0, Decimal(0)
+    allowance = None
+    if grant.kind is GrantKind.ALLOWANCE:
+        assert grant.metric is not None
+        allowance = Allowance(
+            metric=grant.metric, quantity=quantity, used=usage.get(grant.metric, Decimal(0))
+        )
+        on = allowance.remaining > 0
+    elif grant.kind is GrantKind.LIMIT:
+        on = limit > 0
+    else:
+        on = enabled
+    return Entitlement(
+        feature=feature, kind=grant.kind, enabled=on and suspended is None,
+        limit=limit if grant.kind is GrantKind.LIMIT else None, allowance=allowance,
+        suspended=suspended is not None, reason=suspended, source=source, override_reason=override_reason,
+    )  # fmt: skip
+
+
+def _contributions(source: GrantSource) -> list[tuple[Source, Grant, int]]:
+    out = [(Source.PLAN, grant, 1) for grant in source.grants.values()]
+    for addon in sorted(source.addons, key=lambda a: a.code):
+        out.extend((Source.ADDON, grant, addon.quantity) for grant in addon.grants.values())
+    return out
+
+
+def entitlements(
+    sources: Sequence[GrantSource], overrides: Mapping[str, Override], usage: Mapping[str, Decimal]
+) -> dict[str, Entitlement]:
+    """Every feature the customer's subscriptions or overrides mention, by feature code (sorted)."""
+    sums: dict[str, _Sum] = {}
+    live = [s for s in sources if s.status in GIVING or s.status in SUSPENDING]
+    for source in live:
+        suspension = SUSPENDING.get(source.status)
+        for origin, grant, times in _contributions(source):
+            found = sums.setdefault(grant.feature, _Sum(first=grant))
+            if grant.kind is not found.first.kind or grant.metric != found.first.metric:
+                continue
+            if suspension is not None:
+                found.suspensions = (found.suspensions or set()) | {suspension}
+                if not found.giving and origin is Source.PLAN:
+                    found.source = Source.PLAN
+                continue
+            if not found.giving:
+                found.giving, found.source = True, origin
+            elif origin is Source.PLAN:
+                found.source = Source.PLAN
+            found.enabled = found.enabled or grant.enabled
+            found.limit += (grant.limit or 0) * times
+            found.quantity += (grant.quantity or Decimal(0)) * times
+    out = {
+        feature: _value(
+            feature,
+            s.first,
+            enabled=s.enabled,
+            limit=s.limit,
+            quantity=s.quantity,
+            usage=usage,
+            source=s.source,
+            suspended=None if s.giving or not s.suspensions else _reason(s.suspensions),
+        )
+        for feature, s in sums.items()
+    }
+    held = {SUSPENDING[s.status] for s in live if s.status in SUSPENDING}
+    all_suspended = bool(live) and not any(s.status in GIVING for s in live)
+    for feature, override in overrides.items():
+        grant = override.grant
+        out[feature] = _value(
+            feature, grant, enabled=grant.enabled, limit=grant.limit or 0, quantity=grant.quantity or Decimal(0),
+            usage=usage, source=Source.OVERRIDE, suspended=_reason(held) if all_suspended else None,
+            override_reason=override.reason,
+        )  # fmt: skip
+    return dict(sorted(out.items()))
+
+
+def metrics(sources: Sequence[GrantSource], overrides: Mapping[str, Override]) -> frozenset[str]:
+    """The billable metrics whose usage the allowances need."""
+    grants = [g for s in sources for _, g, _ in _contributions(s)] + [o.grant for o in overrides.values()]
+    return frozenset(g.metric for g in grants if g.metric is not None)

@@ -68,6 +68,7 @@ class SourceType(StrEnum):
     CHARGEBACK = "chargeback"
     PAYOUT = "payout"
     REVENUE_RECOGNITION = "revenue_recognition"
+    WALLET = "wallet"  # a prepaid wallet's transaction: top-up, draw, expiry
 
 
 _ROLES = frozenset(Role)
@@ -682,6 +683,43 @@ def void_entry(entry: JournalEntry, *, id: str, posted_at: datetime, number: str
         description=f"Void of invoice {number}",
         source_type=SourceType.INVOICE_VOID,
     )
+
+
+# Breakage (paid wallet credits that expired unused) is revenue under the override key below, so a tenant
+# that books it as other income maps "revenue:wallet_breakage" to that account.
+WALLET_BREAKAGE = "wallet_breakage"
+
+
+def wallet_entry(
+    chart: ChartOfAccounts,
+    *,
+    tenant_id: str,
+    id: str,
+    posted_at: datetime,
+    transaction_id: str,
+    description: str,
+    currency: str,
+    top_up: Money | None = None,
+    cash: Role = Role.CASH,
+    paid: Money | None = None,
+    free: Money | None = None,
+    breakage: Money | None = None,
+) -> JournalEntry:
+    """A prepaid wallet's movement (docs/wallets.md): a top-up is a deposit, never revenue (Dr `cash`,
+    Cr prepaid wallets); credits paying an invoice (Dr prepaid wallets for the `paid` credits, Dr credit
+    grants for the `free` ones, Cr receivable); paid credits expiring unused (Dr prepaid wallets, Cr
+    breakage revenue). Free credits are booked only when they pay something: granting them moves no money."""
+    zero = Money.zero(currency)
+    top_up, paid, free, breakage = (x or zero for x in (top_up, paid, free, breakage))
+    return journal_entry(
+        tenant_id=tenant_id, id=id, posted_at=posted_at, source_type=SourceType.WALLET, source_id=transaction_id,
+        description=description, currency=currency,
+        amounts=[(chart.account(cash).code, top_up), (chart.account(Role.PREPAID_WALLET).code, -top_up),
+                 (chart.account(Role.PREPAID_WALLET).code, paid), (chart.account(Role.CREDIT_GRANTS).code, free),
+                 (chart.account(Role.ACCOUNTS_RECEIVABLE).code, -(paid + free)),
+                 (chart.account(Role.PREPAID_WALLET).code, breakage),
+                 (chart.account(Role.REVENUE, WALLET_BREAKAGE).code, -breakage)],
+    )  # fmt: skip
 
 
 def role_entry(

@@ -581,3 +581,16 @@ def _sentence(leaf: Compare, actual: Actual, result: bool, negated: bool) -> str
         (Op.NOT_IN, True): f"{subject}, not one of {v}",
         (Op.NOT_IN, False): f"{subject} (wanted none of {v})",
     }[(wanted, met)]
+
+
+# --- versions ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferVersion:
+    """One stored version of an offer; `offer` None is a withdrawal (the code answers 404 until put again)."""
+
+    code: str
+    version: int
+    offer: Offer | None
+    created_at: datetime

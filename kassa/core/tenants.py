@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from kassa.core import parties
+from kassa.core.dispute_policy import DisputePolicy, parse_dispute_policy
 from kassa.core.errors import DomainError
 from kassa.core.money import RoundingMode, currency_code
 from kassa.core.payment_terms import (
@@ -96,6 +97,7 @@ class TenantSettings:
     sepa_creditor_id: str | None = (
         None  # SEPA creditor identifier (AT-02): direct debits are collected under it
     )
+    dispute_policy: DisputePolicy | None = None  # which disputes are accepted at once (core/disputes.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +135,7 @@ class TenantSettings:
             else None,
             "gateway_routes": [r.to_json() for r in self.gateway_routes],
             "sepa_creditor_id": self.sepa_creditor_id,
+            "dispute_policy": self.dispute_policy.to_json() if self.dispute_policy else None,
         }
 
 
@@ -201,6 +204,8 @@ def _validate(name: str, value: Any) -> Any:
         return parse_early_payment_discount(value)
     if name == "gateway_routes":
         return parse_routes(value)
+    if name == "dispute_policy":
+        return parse_dispute_policy(value)
     if name == "sepa_creditor_id":
         text = value.replace(" ", "").upper() if isinstance(value, str) else value
         if text is not None and (not isinstance(text, str) or not _CREDITOR_ID.fullmatch(text)):
@@ -299,4 +304,5 @@ def settings_from_json(doc: dict[str, Any]) -> TenantSettings:
         early_payment_discount=parse_early_payment_discount(doc.get("early_payment_discount")),
         gateway_routes=parse_routes(doc.get("gateway_routes", [])),
         sepa_creditor_id=doc.get("sepa_creditor_id"),
+        dispute_policy=parse_dispute_policy(doc.get("dispute_policy")),
     )

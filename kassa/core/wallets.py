@@ -180,3 +180,149 @@ def auto_top_up(rule: AutoTopUp | None, balance_now: Money, *, pending: bool) ->
 def crossed(thresholds: Iterable[Money], before: Money, after: Money) -> list[Money]:
     """The alert thresholds the balance fell below going from `before` to `after`, highest first."""
     return sorted({t for t in thresholds if after < t <= before}, key=lambda t: t.amount, reverse=True)
+
+
+MAX_THRESHOLDS = 10
+
+
+def thresholds_from_doc(value: Any, currency: str) -> tuple[Money, ...]:
+    """Low-balance alert thresholds: up to ten distinct non-negative amounts as strings ("20.00"), kept
+    highest first."""
+    if not isinstance(value, list) or len(value) > MAX_THRESHOLDS:
+        raise DomainError("invalid_alert_thresholds", f"alert_thresholds is a list of at most {MAX_THRESHOLDS} "
+                          'amounts, like ["20.00", "5.00"].', "alert_thresholds")  # fmt: skip
+    out: set[Money] = set()
+    for i, item in enumerate(value):
+        field = f"alert_thresholds.{i}"
+        if not isinstance(item, str):
+            raise DomainError("invalid_alert_thresholds", 'A threshold is an amount as a string, like "20.00".',
+                              field)  # fmt: skip
+        try:
+            money = Money.parse(item, currency, field=field)
+        except DomainError as error:
+            raise DomainError("invalid_alert_thresholds", error.message, field) from None
+        if not money.is_rounded or money.amount < 0:
+            raise DomainError("invalid_alert_thresholds", f"A threshold is a non-negative amount in {currency}'s "
+                              "minor units.", field)  # fmt: skip
+        out.add(money)
+    return tuple(sorted(out, key=lambda m: m.amount, reverse=True))
+
+
+# ---- the wallet and its log ----------------------------------------------------------------------------
+
+
+class TransactionKind(StrEnum):
+    TOP_UP = "top_up"  # paid credits bought (a lot), by a payment or money received by hand
+    GRANT = "grant"  # free credits given (a lot)
+    DRAW = "draw"  # credits that paid an invoice
+    HOLD = "hold"  # credits taken at once for an in-advance usage charge, until an invoice bills it
+    RELEASE = "release"  # held credits the invoice billing the usage did not need, back as a new lot
+    EXPIRY = "expiry"  # what was left of a lot at its expiry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wallet:
+    tenant_id: str
+    id: str
+    customer_id: str
+    currency: str
+    auto_top_up: AutoTopUp | None
+    alert_thresholds: tuple[Money, ...]
+    promotion_offer: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transaction:
+    """One movement of a wallet. `amount` is signed (in positive, out negative) and `paid` is the paid
+    credits' part of it; `balance` is the wallet's balance after it. A hold's `invoice_id` is set once the
+    invoice that bills its usage settled it (`settled`)."""
+
+    tenant_id: str
+    id: str
+    wallet_id: str
+    kind: TransactionKind
+    amount: Money
+    paid: Money
+    balance: Money
+    occurred_at: datetime
+    created_at: datetime
+    invoice_id: str | None = None
+    payment_id: str | None = None
+    usage_event_id: str | None = None
+    description: str | None = None
+
+    @property
+    def free(self) -> Money:
+        return self.amount - self.paid
+
+    @property
+    def settled(self) -> bool:
+        return self.kind is not TransactionKind.HOLD or self.invoice_id is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settled:
+    """How an invoice that bills a held usage event settles its hold (amounts positive): what it takes over
+    to pay the invoice, and what it releases back to the wallet because the invoice did not need it (the
+    credit balance paid part of the usage, or the line billed less)."""
+
+    paid: Money
+    free: Money
+    released_paid: Money
+    released_free: Money
+
+    @property
+    def taken(self) -> Money:
+        return self.paid + self.free
+
+    @property
+    def released(self) -> Money:
+        return self.released_paid + self.released_free
+
+
+def settle_hold(hold: Transaction, take: Money) -> Settled:
+    """Take up to `take` of a hold, its free credits first (as a draw takes free before paid on the same
+    expiry); the rest is released."""
+    part = min(-hold.amount, max(take, Money.zero(take.currency)))
+    free = min(-hold.free, part)
+    paid = part - free
+    return Settled(paid=paid, free=free, released_paid=-hold.paid - paid, released_free=-hold.free - free)
+
+
+# ---- as the API shows them -----------------------------------------------------------------------------
+
+
+def _money(m: Money) -> dict[str, str]:
+    return {"amount": m.amount_text(), "currency": m.currency}
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def wallet_json(wallet: Wallet, lots: Sequence[Lot], at: datetime) -> dict[str, Any]:
+    """The wallet at `at`: its balance (paid and free apart) and its live lots, soonest to expire first."""
+    b, rule = balance(lots, wallet.currency, at), wallet.auto_top_up
+    live = sorted((x for x in lots if x.live(at)), key=_draw_order)
+    return {
+        "id": wallet.id, "object": "wallet", "customer_id": wallet.customer_id, "currency": wallet.currency,
+        "balance": {"total": _money(b.total), "paid": _money(b.paid), "free": _money(b.free)},
+        "lots": [{"id": x.id, "kind": x.kind.value, "amount": _money(x.amount), "remaining": _money(x.remaining),
+                  "granted_at": _instant(x.granted_at), "expires_at": _instant(x.expires_at)} for x in live],
+        "auto_top_up": None if rule is None else {"threshold": rule.threshold.amount_text(),
+                                                  "amount": rule.amount.amount_text()},
+        "alert_thresholds": [t.amount_text() for t in wallet.alert_thresholds],
+        "promotion_offer": wallet.promotion_offer, "created_at": _instant(wallet.created_at),
+        "updated_at": _instant(wallet.updated_at),
+    }  # fmt: skip
+
+
+def transaction_json(t: Transaction) -> dict[str, Any]:
+    return {
+        "id": t.id, "object": "wallet_transaction", "wallet_id": t.wallet_id, "kind": t.kind.value,
+        "amount": _money(t.amount), "paid": _money(t.paid), "free": _money(t.free), "balance": _money(t.balance),
+        "invoice_id": t.invoice_id, "payment_id": t.payment_id, "usage_event_id": t.usage_event_id,
+        "description": t.description, "occurred_at": _instant(t.occurred_at), "created_at": _instant(t.created_at),
+    }  # fmt: skip

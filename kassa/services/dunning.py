@@ -131,6 +131,9 @@ def _step_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime) -> 
     actor = system_actor(job.tenant_id, "dunning")
     _schedule_step(ctx, uow, invoice, uow.customers.get(job.tenant_id, invoice.customer_id),
                    int(job.payload["index"]) + 1, now)  # fmt: skip
+    held = uow.disputes.open_amount(job.tenant_id, invoice.id, invoice.currency)
+    if (invoice.amount_remaining - held).amount <= 0:
+        return  # issue 9: all it owes is disputed: no step on it (the next one is scheduled as usual)
     waiting = [
         p
         for p in uow.payments.of_invoice(job.tenant_id, invoice.id)

@@ -499,32 +499,37 @@ def list_invoices(ctx: ServiceContext, actor: Actor, *, limit: int, cursor: str 
 def upcoming_invoice(ctx: ServiceContext, actor: Actor, customer_id: str) -> Invoice | None:
     """What the customer's next bill date would invoice if nothing changed before it; nothing is written."""
     with ctx.uow(read_only=True) as uow:
-        tenant = uow.tenants.get(actor.tenant_id)
-        payer = payer_of(uow, uow.customers.get(actor.tenant_id, customer_id))
-        now = now_for(ctx, uow, payer)
-        today = local_day(now, payer.time_zone)
-        versions = catalog.versions(uow, tenant.id)
-        scope = scope_of(uow, payer, versions)
-        days = _bill_dates(scope, today)
-        drafts = [i for i in uow.invoices.of_customer(tenant.id, payer.id) if i.status is InvoiceStatus.DRAFT]
-        if not days and not drafts:
-            return None
-        # today's bill date may be invoiced already: then the one after it is the upcoming one
-        candidates = sorted(days | _bill_dates(scope, today + timedelta(days=1)))
-        items: list[Item] = []
-        bill_date = today
-        for bill_date in candidates[:2] or [today]:
-            existing = next((i for i in drafts if i.bill_date == bill_date), None)
-            cutoff = max(now, start_of(bill_date, payer.time_zone))
-            items, _ = _delta(uow, tenant, scope, bill_date, cutoff, existing)
-            if items:
-                break
-        if not items:
-            return None
-        composition = _compose(uow, tenant, scope, items, bill_date, with_balance=True)
-        return draft(tenant_id=tenant.id, invoice_id="upcoming", customer_id=payer.id, currency=payer.currency,
-                     bill_date=bill_date, composition=composition, tax_inclusive=tenant.settings.tax_inclusive,
-                     created_at=now, finalize_at=None)  # fmt: skip
+        return upcoming_in(ctx, uow, actor.tenant_id, customer_id)
+
+
+def upcoming_in(ctx: ServiceContext, uow: UnitOfWork, tenant_id: str, customer_id: str) -> Invoice | None:
+    """upcoming_invoice inside the caller's unit of work: a job sees its own test clock instant and writes."""
+    tenant = uow.tenants.get(tenant_id)
+    payer = payer_of(uow, uow.customers.get(tenant_id, customer_id))
+    now = now_for(ctx, uow, payer)
+    today = local_day(now, payer.time_zone)
+    versions = catalog.versions(uow, tenant.id)
+    scope = scope_of(uow, payer, versions)
+    days = _bill_dates(scope, today)
+    drafts = [i for i in uow.invoices.of_customer(tenant.id, payer.id) if i.status is InvoiceStatus.DRAFT]
+    if not days and not drafts:
+        return None
+    # today's bill date may be invoiced already: then the one after it is the upcoming one
+    candidates = sorted(days | _bill_dates(scope, today + timedelta(days=1)))
+    items: list[Item] = []
+    bill_date = today
+    for bill_date in candidates[:2] or [today]:
+        existing = next((i for i in drafts if i.bill_date == bill_date), None)
+        cutoff = max(now, start_of(bill_date, payer.time_zone))
+        items, _ = _delta(uow, tenant, scope, bill_date, cutoff, existing)
+        if items:
+            break
+    if not items:
+        return None
+    composition = _compose(uow, tenant, scope, items, bill_date, with_balance=True)
+    return draft(tenant_id=tenant.id, invoice_id="upcoming", customer_id=payer.id, currency=payer.currency,
+                 bill_date=bill_date, composition=composition, tax_inclusive=tenant.settings.tax_inclusive,
+                 created_at=now, finalize_at=None)  # fmt: skip
 
 
 # ---- invoices and charges by hand ----------------------------------------------------------------------

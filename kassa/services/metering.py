@@ -42,7 +42,7 @@ from kassa.core.subscriptions import Subscription
 from kassa.core.tenants import LateUsage, TenantSettings
 from kassa.core.usage import UsagePeriod
 from kassa.core.usage_thresholds import reached
-from kassa.services import catalog, events, rating
+from kassa.services import catalog, events, rating, wallet_draws
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
@@ -361,6 +361,9 @@ def _charge_in_advance(
                               "units": quantity_text(units), "charged": money.amount_text(), "currency": sub.currency,
                               "billing": billing, "period_start": period.start.isoformat(),
                               "period_end": period.end.isoformat()})  # fmt: skip
+    wallet_draws.hold_usage(
+        ctx, uow, batch.tenant_id, rows, batch.now
+    )  # issue 9: prepaid credits pay at once
     uow.usage_charges.add(batch.tenant_id, rows)
 
 

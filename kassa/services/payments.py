@@ -87,6 +87,9 @@ ON_FAILED: list[Callable[[ServiceContext, UnitOfWork, Payment, datetime], None]]
 ON_PAID: list[Callable[[ServiceContext, UnitOfWork, Invoice, datetime], None]] = []
 ON_OPEN: list[Callable[[ServiceContext, UnitOfWork, Invoice, datetime], None]] = []  # finalized and owed
 ON_METHOD_UPDATED: list[Callable[[ServiceContext, UnitOfWork, str, str, datetime], None]] = []
+# A succeeded payment that buys something other than invoices (a wallet top-up) is booked by the hook that
+# claims it (returns True) instead of being applied to invoices.
+ON_SUCCEEDED: list[Callable[[ServiceContext, UnitOfWork, Payment, datetime], bool]] = []
 
 _CARD_NUMBER = re.compile(r"\d[\d -]{11,22}\d")
 
@@ -327,13 +330,19 @@ def collect(
     if method is None or not method.automatic:
         return None
     zero = Money.zero(invoice.currency)
+    # issue 9: what open disputes on its lines contest waits for an agent; a wholly disputed invoice waits
+    owed = invoice.amount_remaining - uow.disputes.open_amount(
+        invoice.tenant_id, invoice.id, invoice.currency
+    )
+    if owed.amount <= 0:
+        return None
     if (
         method.type is PaymentMethodType.SEPA_DEBIT
     ):  # collected by file: pending until the bank credits the batch
         payment_id = ctx.new_id("pay")
         payment = Payment(
             tenant_id=invoice.tenant_id, id=payment_id, customer_id=invoice.customer_id,
-            amount=invoice.amount_remaining, status=PaymentStatus.PENDING, method_type=method.type,
+            amount=owed, status=PaymentStatus.PENDING, method_type=method.type,
             payment_method_id=method.id, invoice_id=invoice.id, attempt=attempt, gateway="sepa", gateway_ref=payment_id,
             refunded=zero, disputed=zero, created_at=now,
         )  # fmt: skip
@@ -350,7 +359,7 @@ def collect(
         return payment
     gateway = _gateway(ctx, method)
     request = ChargeRequest(
-        idempotency_key=f"{invoice.tenant_id}:{key}", amount=invoice.amount_remaining, method=method,
+        idempotency_key=f"{invoice.tenant_id}:{key}", amount=owed, method=method,
         description=f"Invoice {invoice.number}", customer_ref=invoice.customer_id,
         metadata={"invoice": invoice.number or invoice.id, "attempt": str(attempt)},
     )  # fmt: skip
@@ -386,13 +395,16 @@ def settle(
     updated = replace(payment, status=result.status, decline_code=result.decline_code, failure_message=result.message,
                       action_url=result.action_url, fee=result.fee or payment.fee)  # fmt: skip
     if result.status is payment.status and updated == payment:
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+            _confirm_later(ctx, uow, payment, now)  # a charge answered pending is stored pending: ask later
         return payment
     if result.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED):
         updated = replace(updated, settled_at=now)
     uow.payments.save(updated)
     if result.status is PaymentStatus.SUCCEEDED:
         named = [payment.invoice_id] if payment.invoice_id else []
-        _apply(ctx, uow, updated, now, named=named, actor=actor)
+        if not any(claim(ctx, uow, updated, now) for claim in ON_SUCCEEDED):
+            _apply(ctx, uow, updated, now, named=named, actor=actor)
         _event(ctx, uow, actor, EventType.PAYMENT_SUCCEEDED, payment, updated, now)
     elif result.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
         _event(ctx, uow, actor, EventType.PAYMENT_FAILED, payment, updated, now)
@@ -404,13 +416,16 @@ def settle(
             jobs.schedule(ctx, uow, payment.tenant_id, NOTICE_JOB, now, dedupe_key=f"{payment.id}:requires_action",
                           customer_id=payment.customer_id, payload={"invoice_id": payment.invoice_id,
                           "kind": "requires_action", "action_url": updated.action_url})  # fmt: skip
-    if (
-        result.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
-        and payment.gateway in ctx.gateways
-    ):
+    if result.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        _confirm_later(ctx, uow, payment, now)
+    return updated
+
+
+def _confirm_later(ctx: ServiceContext, uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+    """Ask the gateway how a pending charge ended if no webhook has told by then (once per payment)."""
+    if payment.gateway in ctx.gateways:
         jobs.schedule(ctx, uow, payment.tenant_id, CONFIRM_JOB, now + CONFIRM_AFTER, dedupe_key=f"{payment.id}:1",
                       customer_id=payment.customer_id, payload={"payment_id": payment.id, "try": 1})  # fmt: skip
-    return updated
 
 
 def _event(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, kind: EventType, before: Payment | None,
@@ -471,7 +486,8 @@ def pay_invoice(ctx: ServiceContext, actor: Actor, invoice_id: str) -> Payment:
         now = now_for(ctx, uow, uow.customers.get(actor.tenant_id, invoice.customer_id))
         attempt = len(uow.payments.of_invoice(actor.tenant_id, invoice.id)) + 1
         payment = collect(ctx, uow, invoice, attempt, now)
-        assert payment is not None
+        if payment is None:  # issue 9: all it still owes is disputed
+            raise Conflict("invoice_disputed", f"All invoice {invoice.number} still owes is disputed.")
         uow.commit()
     return payment
 

@@ -31,6 +31,7 @@ from kassa.core.rating import (
 from kassa.core.subscriptions import Status, Subscription
 from kassa.core.usage import UsageLine, UsagePeriod, price_usage, usage_period
 from kassa.core.usage_thresholds import ThresholdKind, UsageThreshold, parse_threshold
+from kassa.core.wallets import balance as wallet_balance
 from kassa.services import catalog
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
@@ -276,6 +277,7 @@ class Estimate:
     tier_before: int | None
     tier_after: int | None
     included_left: Decimal  # of the allowance, before these units
+    wallet_balance: Money | None = None  # issue 9: what the prepaid wallet paying these charges holds now
 
 
 def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Estimate:
@@ -316,6 +318,9 @@ def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Esti
             units = measured.value if measured.value is not None else Decimal(1)
             transaction = measured.value if charge.transactional else None
         parts = _parts(uow, sub, period, metric, charge, group, now)
+        wallet = uow.wallets.paying(actor.tenant_id, sub.customer_id, sub.currency)
+        lots = uow.wallets.lots(actor.tenant_id, [wallet.id])[wallet.id] if wallet else None
+        in_wallet = None if lots is None else wallet_balance(lots, sub.currency, now).total
     before = rate(charge, parts)
     cost = increment(charge, parts, units, transaction)
     after = rate(charge, with_more(parts, units, transaction))
@@ -323,7 +328,7 @@ def estimate(ctx: ServiceContext, actor: Actor, body: Mapping[str, Any]) -> Esti
         subscription=sub, metric=metric.code, group=group, units=units,
         cost=Money.rounded(cost, sub.currency, rounding), quantity_before=before.quantity,
         tier_before=before.tier, tier_after=after.tier,
-        included_left=max(Decimal(0), charge.included - before.quantity),
+        included_left=max(Decimal(0), charge.included - before.quantity), wallet_balance=in_wallet,
     )  # fmt: skip
 
 

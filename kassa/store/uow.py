@@ -17,15 +17,21 @@ from kassa.store.coupons import Coupons
 from kassa.store.credit_balances import CreditBalances
 from kassa.store.credit_notes import CreditNotes
 from kassa.store.customers import Customers
+from kassa.store.disputes import Disputes
 from kassa.store.engine import READ_ONLY
+from kassa.store.entitlements import EntitlementOverrides
 from kassa.store.events import Events
 from kassa.store.exchange_rates import ExchangeRates
 from kassa.store.idempotency_keys import IdempotencyKeys
 from kassa.store.invoices import Invoices
 from kassa.store.jobs import Jobs
+from kassa.store.leads import Leads
 from kassa.store.ledger import Ledger
+from kassa.store.messages import MessagePreferences, Messages, MessageSettingsStore, MessageTemplates
+from kassa.store.offers import Offers
 from kassa.store.one_off_charges import OneOffCharges
 from kassa.store.payments import PaymentMethods, Payments
+from kassa.store.provisioning import ProvisioningSteps
 from kassa.store.reconciliation import DunningPolicies, Statements
 from kassa.store.recurring_revenue import RecurringRevenue
 from kassa.store.revenue_schedules import RevenueSchedules
@@ -36,6 +42,7 @@ from kassa.store.test_clocks import TestClocks
 from kassa.store.usage_charges import UsageCharges
 from kassa.store.usage_events import UsageEvents
 from kassa.store.usage_thresholds import UsageThresholds
+from kassa.store.wallets import Wallets
 from kassa.store.webhooks import WebhookAttempts, WebhookDeliveries, WebhookEndpoints
 
 
@@ -87,6 +94,16 @@ class UnitOfWork:
         self.dunning_policies = DunningPolicies(conn)
         self.sla_policies = SlaPolicies(conn)
         self.tickets = Tickets(conn)
+        self.provisioning_steps = ProvisioningSteps(conn)
+        self.message_templates = MessageTemplates(conn)
+        self.message_preferences = MessagePreferences(conn)
+        self.messages = Messages(conn)
+        self.message_settings = MessageSettingsStore(conn)
+        self.disputes = Disputes(conn)
+        self.leads = Leads(conn)
+        self.offers = Offers(conn)
+        self.wallets = Wallets(conn)
+        self.entitlement_overrides = EntitlementOverrides(conn)
         return self
 
     @property

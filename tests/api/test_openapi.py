@@ -100,11 +100,17 @@ def test_every_money_amount_is_a_pattern_constrained_string(document: dict[str, 
         False,
         False,
     ]
-    # any other property called amount (a bare amount) is held to the same rule
+    # any other property called amount is a bare amount held to the same rule, or the money shape above by
+    # reference (issue 9: a dispute's or a wallet lot's amount is {amount, currency}); either may be nullable
     for node in _walk(document):
         props = node.get("properties")
         if isinstance(props, dict) and "amount" in props:
-            amount = _resolve(document, props["amount"])
+            shapes = props["amount"].get("anyOf", [props["amount"]])
+            shapes = [shape for shape in shapes if shape != {"type": "null"}]
+            assert len(shapes) == 1, node.get("title")
+            if shapes[0].get("$ref") == "#/components/schemas/MoneyModel":
+                continue
+            amount = _resolve(document, shapes[0])
             assert (amount.get("type"), amount.get("pattern")) == ("string", AMOUNT_PATTERN), node.get(
                 "title"
             )

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "early_payment_discount": None,
     "gateway_routes": [],
     "sepa_creditor_id": None,
+    "dispute_policy": None,  # issue 9: docs/disputes.md
 }
 
 

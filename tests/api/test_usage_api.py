@@ -626,7 +626,7 @@ def test_estimate_with_units_and_with_properties(client: TestClient) -> None:
     # 200 billable so far; 1000 more: 800 × 0.01 (to 1000) + 200 × 0.005 = 9.00
     assert est == {"subscription_id": sub_id, "metric": "api_calls", "group": None, "units": "1000",
                    "cost": {"amount": "9.00", "currency": "EUR"}, "quantity_before": "300", "tier_before": 1,
-                   "tier_after": 2, "included_left": "0"}  # fmt: skip
+                   "tier_after": 2, "included_left": "0", "wallet_balance": None, "fits_in_wallet": None}  # fmt: skip
     est = ok(client.post("/v1/rating/estimate", json={"subscription_id": sub_id, "metric": "tokens",
                                                       "properties": {"tokens": "700"}}))  # fmt: skip
     # 500 used of the 1000 included; 700 more: 200 billable × 0.002 = 0.40

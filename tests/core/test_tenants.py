@@ -81,6 +81,7 @@ def test_the_defaults() -> None:
         "early_payment_discount": None,
         "gateway_routes": [],
         "sepa_creditor_id": None,
+        "dispute_policy": None,  # issue 9: docs/disputes.md
     }
 
 

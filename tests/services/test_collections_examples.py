@@ -833,3 +833,21 @@ def test_cash_application_moves_money_and_ledger_together(
         (-credit_total).amount_text(),
         (-invoiced).amount_text(),
     ]
+
+
+def test_a_pending_charge_without_a_webhook_is_confirmed_by_asking_the_gateway(
+    ctx: ServiceContext, actor: Actor
+) -> None:
+    """Issue 9 (found by the wallets work): tok_sandbox_async answers pending at 08:00 UTC and no webhook
+    comes. The charge was stored pending before it was settled, so settling found no change and scheduled
+    no check; the invoice stayed open forever. Now the check asks the sandbox (succeeded) and the invoice
+    is paid, once."""
+    clock_id = new_clock(ctx, actor)
+    cid = new_customer(ctx, actor, clock_id, token="tok_sandbox_async")
+    inv = new_invoice(ctx, actor, cid)
+    advance(ctx, actor, clock_id, at(3, 2, 8, 30))
+    assert [p.status for p in payments_of(ctx, actor, cid)] == [PaymentStatus.PENDING]
+    advance(ctx, actor, clock_id, at(3, 3, 9))
+    [settled] = payments_of(ctx, actor, cid)
+    assert settled.status is PaymentStatus.SUCCEEDED
+    assert owed(invoice(ctx, actor, inv.id)) == ("paid", "100.00", "0.00")

@@ -38,7 +38,7 @@ TABLES = {
     "accounting_periods", "revenue_schedules", "contract_charges", "bookings", "exchange_rates", "cost_entries",
     "sla_policies", "tickets",
     "leads", "offers", "provisioning_steps", "entitlement_overrides", "wallets", "wallet_lots",
-    "wallet_transactions", "message_templates", "message_preferences", "messages", "disputes",
+    "wallet_transactions", "message_templates", "message_preferences", "messages", "disputes", "message_settings",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -323,6 +323,7 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "message_preferences": ("tenant_id", "customer_id", "kind"),
         "messages": ("tenant_id", "id"),
         "disputes": ("tenant_id", "id"),
+        "message_settings": ("tenant_id",),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

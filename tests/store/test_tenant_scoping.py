@@ -42,7 +42,8 @@ REPOSITORIES = {
     "Invoices", "CreditNotes", "Coupons", "CreditBalances", "Ledger", "OneOffCharges",
     "PaymentMethods", "Payments", "Statements", "DunningPolicies",
     "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
-    "SlaPolicies", "Tickets",
+    "SlaPolicies", "Tickets", "Leads", "Offers", "ProvisioningSteps", "EntitlementOverrides", "Wallets",
+    "MessageTemplates", "MessagePreferences", "Messages", "MessageSettingsStore", "Disputes",
 }  # fmt: skip
 
 

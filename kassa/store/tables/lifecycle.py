@@ -201,6 +201,20 @@ messages = sa.Table(  # every message kassa sent, or chose not to send, to a cus
     sa.Index(None, "tenant_id", "customer_id", "created_at"),
 )
 
+message_settings = sa.Table(  # reminder lead times, links, and the key that signs unsubscribe links
+    "message_settings",
+    metadata,
+    tenant_column(),
+    sa.Column("enabled", sa.Boolean, nullable=False),  # off until the tenant turns lifecycle messages on
+    sa.Column("trial_ending_days", sa.Integer, nullable=False),
+    sa.Column("renewal_upcoming_days", sa.Integer, nullable=False),
+    sa.Column("update_payment_method_url", sa.String(2000)),
+    sa.Column("public_url", sa.String(2000)),  # where customers reach this kassa (unsubscribe links)
+    sa.Column("signing_key", sa.String(100), nullable=False),  # random, per tenant; never shown
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id"),
+)
+
 # ---- disputes ------------------------------------------------------------------------------------------
 
 disputes = sa.Table(  # a customer contesting (part of) one invoice line

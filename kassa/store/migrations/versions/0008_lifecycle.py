@@ -112,6 +112,18 @@ def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_tenant_id_customer_id_created_at'), ['tenant_id', 'customer_id', 'created_at'], unique=False)
 
+    op.create_table('message_settings',
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('trial_ending_days', sa.Integer(), nullable=False),
+    sa.Column('renewal_upcoming_days', sa.Integer(), nullable=False),
+    sa.Column('update_payment_method_url', sa.String(length=2000), nullable=True),
+    sa.Column('public_url', sa.String(length=2000), nullable=True),
+    sa.Column('signing_key', sa.String(length=100), nullable=False),
+    sa.Column('updated_at', kassa.store.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_message_settings_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_message_settings'))
+    )
     op.create_table('provisioning_steps',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -265,6 +277,7 @@ def downgrade() -> None:
 
     op.drop_table('messages')
     op.drop_table('message_preferences')
+    op.drop_table('message_settings')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leads_tenant_id_source_campaign'))
         batch_op.drop_index(batch_op.f('ix_leads_tenant_id_email'))

@@ -19,6 +19,7 @@ from typing import Any
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
+from kassa.demo import lifecycle
 from kassa.services import (
     billable_metrics,
     catalog,
@@ -79,7 +80,7 @@ CUSTOMERS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-CATALOG = Path(__file__).resolve().parents[1] / "examples" / "catalog.yaml"
+CATALOG = Path(__file__).resolve().parents[2] / "examples" / "catalog.yaml"
 USAGE_PLANS = CATALOG.with_name("usage-plans.yaml")
 METRICS: list[dict[str, Any]] = [
     {"code": "api_calls", "name": "API calls", "aggregation": "sum", "field_name": "calls",
@@ -158,6 +159,7 @@ def build(ctx: ServiceContext, say: Callable[[str], None]) -> str:
     _collections(ctx, actor, say)
     _bill(ctx, actor, say)
     _books(ctx, actor, say)
+    lifecycle.run(ctx, actor, sim.id, say)
     return key
 
 
