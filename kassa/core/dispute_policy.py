@@ -146,6 +146,9 @@ def decide(policy: DisputePolicy | None, amount: Money, line_total: Money, stand
         (held if within else missed).append(
             f"{'at most' if within else 'more than'} {format(share, 'f')} % of the line's {line_total}"
         )
+    if limit is None and policy.auto_accept_below:
+        # amounts are set for other currencies only: a share alone would accept any sum in this one
+        return Decision(auto=False, why=f"The policy has no amount limit for {amount.currency}.")
     if not held and not missed:
         return Decision(auto=False, why=f"The policy has no limit for {amount.currency}.")
     if missed:

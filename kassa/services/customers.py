@@ -84,44 +84,52 @@ def _check_paid_for_children(uow: UnitOfWork, customer: Customer) -> None:
 
 
 def create_customer(ctx: ServiceContext, actor: Actor, fields: dict[str, Any]) -> Customer:
+    with ctx.uow() as uow:
+        customer = create_customer_in(ctx, uow, actor, fields)
+        uow.commit()
+    return customer
+
+
+def create_customer_in(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, fields: dict[str, Any]
+) -> Customer:
+    """create_customer inside the caller's unit of work (a lead converting creates one with its subscription)."""
     fields = dict(fields)
     clock_id = fields.pop("test_clock_id", None)
     for required in ("external_id", "name"):
         if fields.get(required) is None:
             raise DomainError("required", f"{required} is required.", required)
     fields = _prepare(ctx, fields)
-    with ctx.uow() as uow:
-        settings = uow.tenants.get(actor.tenant_id).settings
-        if clock_id is not None:
-            try:
-                now = uow.test_clocks.get(actor.tenant_id, clock_id).frozen_time
-            except DomainError:
-                raise DomainError(
-                    "test_clock_not_found", f"No test clock {clock_id!r}.", "test_clock_id"
-                ) from None
-        else:
-            now = ctx.clock.now()
-        blank = Customer(
-            tenant_id=actor.tenant_id,
-            id=ctx.new_id("cus"),
-            external_id="-",
-            name="-",
-            currency=settings.default_currency,
-            locale=settings.locale,
-            time_zone=settings.time_zone,
-            test_clock_id=clock_id,
-            created_at=now,
-            updated_at=now,
-        )
-        customer = apply_changes(blank, fields)
-        _check_hierarchy(uow, customer)
-        uow.customers.add(customer)
-        view = customer.to_json()
-        audit.changed(
-            ctx, uow, actor, EventType.CUSTOMER_CREATED, object_type="customer", object_id=customer.id,
-            before=None, after=view, at=now, customer_id=customer.id,
-        )  # fmt: skip
-        uow.commit()
+    settings = uow.tenants.get(actor.tenant_id).settings
+    if clock_id is not None:
+        try:
+            now = uow.test_clocks.get(actor.tenant_id, clock_id).frozen_time
+        except DomainError:
+            raise DomainError(
+                "test_clock_not_found", f"No test clock {clock_id!r}.", "test_clock_id"
+            ) from None
+    else:
+        now = ctx.clock.now()
+    blank = Customer(
+        tenant_id=actor.tenant_id,
+        id=ctx.new_id("cus"),
+        external_id="-",
+        name="-",
+        currency=settings.default_currency,
+        locale=settings.locale,
+        time_zone=settings.time_zone,
+        test_clock_id=clock_id,
+        created_at=now,
+        updated_at=now,
+    )
+    customer = apply_changes(blank, fields)
+    _check_hierarchy(uow, customer)
+    uow.customers.add(customer)
+    view = customer.to_json()
+    audit.changed(
+        ctx, uow, actor, EventType.CUSTOMER_CREATED, object_type="customer", object_id=customer.id,
+        before=None, after=view, at=now, customer_id=customer.id,
+    )  # fmt: skip
     return customer
 
 

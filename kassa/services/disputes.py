@@ -105,6 +105,10 @@ def open_dispute(ctx: ServiceContext, actor: Actor, invoice_id: str, fields: Map
     opened_by = member(OpenedBy, fields.get("opened_by"), "opened_by", "invalid_opened_by")
     description = text(fields.get("description"), "description", limit=MAX_DESCRIPTION, required=False)
     with ctx.uow() as uow:
+        # the customer first: two disputes of one customer at once count its auto-accepted ones in turn,
+        # so both cannot pass the anti-abuse cap (and the lock order matches finalization's)
+        payer_id = uow.invoices.get(actor.tenant_id, invoice_id).customer_id
+        customer = uow.customers.get(actor.tenant_id, payer_id, for_update=True)
         invoice = uow.invoices.get(actor.tenant_id, invoice_id, for_update=True)
         if invoice.status not in DISPUTABLE:
             raise Conflict("invoice_not_disputable", f"A {invoice.status} invoice cannot be disputed: only "
@@ -119,7 +123,6 @@ def open_dispute(ctx: ServiceContext, actor: Actor, invoice_id: str, fields: Map
             raise DomainError("dispute_exceeds_line", f"Line {line.position} has {left} left to dispute, not "
                               f"{amount}.", "amount.amount")  # fmt: skip
         tenant = uow.tenants.get(actor.tenant_id)
-        customer = uow.customers.get(actor.tenant_id, invoice.customer_id)
         now = now_for(ctx, uow, customer)
         standing = uow.disputes.standing(actor.tenant_id, customer.id, today=local_day(now, customer.time_zone),
                                          since=now - ABUSE_WINDOW)  # fmt: skip

@@ -1,10 +1,9 @@
 """Leads (issue 9): create, read, list, update and convert into a customer and its first subscription; and
 the feedback report, what each source or campaign brought in afterwards. See docs/leads-and-offers.md.
 
-Converting runs in steps, since creating a customer and a subscription are use cases with their own
-transaction: the customer (created, or an existing one), then the subscription, then the lead is marked
-converted. A refused subscription leaves the lead unconverted (the error names the customer that was
-created, to convert again with its customer_id); converting twice is a conflict.
+Converting is one transaction: the lead locked, the customer created (or an existing one), the
+subscription started, the lead marked converted. A refused subscription keeps nothing; converting twice is
+a conflict.
 """
 
 from __future__ import annotations
@@ -95,8 +94,10 @@ def convert_lead(ctx: ServiceContext, actor: Actor, lead_id: str, body: Mapping[
     if start is not None and (not isinstance(start, Mapping) or "customer_id" in start):
         raise DomainError("invalid_conversion", "subscription is the subscription's body without customer_id.",
                           "subscription")  # fmt: skip
-    with ctx.uow(read_only=True) as uow:
-        lead = uow.leads.get(actor.tenant_id, lead_id)
+    # one transaction: the lead locked first, so a second conversion of it waits, then finds it converted
+    # (409) and creates nothing; a refused subscription leaves no customer behind
+    with ctx.uow() as uow:
+        lead = uow.leads.get(actor.tenant_id, lead_id, for_update=True)
         convert(lead, "-", None, lead.updated_at)  # refuses a converted lead before anything is created
         if body.get("customer_id") is not None:
             try:
@@ -104,24 +105,19 @@ def convert_lead(ctx: ServiceContext, actor: Actor, lead_id: str, body: Mapping[
             except NotFound:
                 raise DomainError("customer_not_found", f"No customer {body['customer_id']!r}.",
                                   "customer_id") from None  # fmt: skip
-    if body.get("customer") is not None:
-        try:
-            customer = customers.create_customer(ctx, actor, dict(body["customer"]))
-        except DomainError as error:
-            raise prefixed(error, "customer") from None
-    subscription = None
-    if start is not None:
-        try:
-            subscription = subscriptions.create_subscription(
-                ctx, actor, {**start, "customer_id": customer.id}
-            )
-        except DomainError as error:
-            if body.get("customer") is not None:
-                error.message += (f" The lead is not converted; customer {customer.id} was created: convert "
-                                  f"again with its customer_id.")  # fmt: skip
-            raise prefixed(error, "subscription") from None
-    with ctx.uow() as uow:
-        lead = uow.leads.get(actor.tenant_id, lead_id, for_update=True)
+        else:
+            try:
+                customer = customers.create_customer_in(ctx, uow, actor, dict(body["customer"]))
+            except DomainError as error:
+                raise prefixed(error, "customer") from None
+        subscription = None
+        if start is not None:
+            try:
+                subscription = subscriptions.create_subscription_in(
+                    ctx, uow, actor, {**start, "customer_id": customer.id}
+                )
+            except DomainError as error:
+                raise prefixed(error, "subscription") from None
         now = now_for(ctx, uow, customer)
         converted = convert(lead, customer.id, subscription.id if subscription else None, now)
         uow.leads.update(converted)

@@ -86,6 +86,8 @@ CONFIRM_TRIES = 72
 ON_FAILED: list[Callable[[ServiceContext, UnitOfWork, Payment, datetime], None]] = []
 ON_PAID: list[Callable[[ServiceContext, UnitOfWork, Invoice, datetime], None]] = []
 ON_OPEN: list[Callable[[ServiceContext, UnitOfWork, Invoice, datetime], None]] = []  # finalized and owed
+# finalized and owing nothing (the credit balance paid it): what was set aside for it is given back
+ON_NOTHING_OWED: list[Callable[[ServiceContext, UnitOfWork, Invoice, datetime], None]] = []
 ON_METHOD_UPDATED: list[Callable[[ServiceContext, UnitOfWork, str, str, datetime], None]] = []
 # A succeeded payment that buys something other than invoices (a wallet top-up) is booked by the hook that
 # claims it (returns True) instead of being applied to invoices.
@@ -281,6 +283,9 @@ def schedule_collection(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, 
     """At finalization: a customer paying automatically is charged on the due date (at once when due on
     receipt); anyone else pays by hand from the invoice's instructions."""
     if invoice.status is not InvoiceStatus.OPEN or invoice.amount_remaining.amount <= 0:
+        if invoice.status is InvoiceStatus.PAID:
+            for settled in ON_NOTHING_OWED:
+                settled(ctx, uow, invoice, now)
         return
     for hook in ON_OPEN:
         hook(ctx, uow, invoice, now)

@@ -111,6 +111,16 @@ def _addons(value: Any, field: str = "addons") -> dict[str, int]:
 
 
 def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, Any]) -> Subscription:
+    with ctx.uow() as uow:
+        sub = create_subscription_in(ctx, uow, actor, fields)
+        uow.commit()
+    return sub
+
+
+def create_subscription_in(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, fields: Mapping[str, Any]
+) -> Subscription:
+    """create_subscription inside the caller's unit of work."""
     for required in ("customer_id", "plan"):
         if not fields.get(required):
             raise DomainError("required", f"{required} is required.", required)
@@ -118,58 +128,54 @@ def create_subscription(ctx: ServiceContext, actor: Actor, fields: Mapping[str, 
                   addons=_addons(fields.get("addons")))  # fmt: skip
     trial = trial_days(fields.get("trial_days"))
     meta = metadata(fields.get("metadata") or {})
-    with ctx.uow() as uow:
-        try:
-            customer = uow.customers.get(actor.tenant_id, fields["customer_id"], for_update=True)
-        except NotFound:
-            raise DomainError(
-                "customer_not_found", f"No customer {fields['customer_id']!r}.", "customer_id"
-            ) from None
-        if customer.archived:
-            raise Conflict(
-                "customer_archived", "An archived customer takes no new subscriptions.", "customer_id"
-            )
-        now = now_for(ctx, uow, customer)
-        today = local_day(now, customer.time_zone)
-        start = _date(fields.get("start_date"), "start_date") or today
-        versions = catalog.versions(uow, actor.tenant_id)
-        if not versions:
-            raise DomainError(
-                "no_catalog", "Apply a catalog first (POST /v1/catalog or `kassa catalog apply`).", "plan"
-            )
-        version = sale_version(versions, terms.plan, customer.currency, start, customer.time_zone)
-        plan = check_terms(version.catalog, terms, customer.currency)
-        # "account": the paying account's bill cycle day (the parent's for a child billed to it), so its
-        # subscriptions renew together and land on one invoice
-        account = uow.customers.get(actor.tenant_id, customer.parent_id, for_update=True) if (
-            customer.bill_to_parent and customer.parent_id
-        ) else customer  # fmt: skip
-        anchor = billing_anchor(fields.get("billing_anchor"), plan, account.bill_cycle_day)
-        if anchor.type is AnchorType.ACCOUNT and anchor.day is None:
-            # the account's first account-anchored subscription sets the day the others renew on
-            day = (trial_end(plan, start, trial) or start).day
-            anchor = replace(anchor, day=day)
-            updated = replace(account, bill_cycle_day=day, updated_at=now)
-            uow.customers.update(updated)
-            audit.changed(
-                ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=account.id,
-                before=account.to_json(), after=updated.to_json(), at=now, customer_id=account.id,
-            )  # fmt: skip
-        start_change = Change(id=ctx.new_id("sch"), kind=ChangeKind.START, effective=start, terms=terms,
-                              status=ChangeStatus.PENDING, requested_at=now)  # fmt: skip
-        sub = Subscription(
-            tenant_id=actor.tenant_id, id=ctx.new_id("sub"), customer_id=customer.id, currency=customer.currency,
-            time_zone=customer.time_zone, status=Status.PENDING, terms=terms, start=start, anchor=anchor,
-            trial_days=trial, changes=(start_change,), metadata=meta, created_at=now, updated_at=now,
-        )  # fmt: skip
-        _timeline(sub, versions, today)  # refuses what cannot be billed before anything is written
-        uow.subscriptions.add(sub)
+    try:
+        customer = uow.customers.get(actor.tenant_id, fields["customer_id"], for_update=True)
+    except NotFound:
+        raise DomainError(
+            "customer_not_found", f"No customer {fields['customer_id']!r}.", "customer_id"
+        ) from None
+    if customer.archived:
+        raise Conflict("customer_archived", "An archived customer takes no new subscriptions.", "customer_id")
+    now = now_for(ctx, uow, customer)
+    today = local_day(now, customer.time_zone)
+    start = _date(fields.get("start_date"), "start_date") or today
+    versions = catalog.versions(uow, actor.tenant_id)
+    if not versions:
+        raise DomainError(
+            "no_catalog", "Apply a catalog first (POST /v1/catalog or `kassa catalog apply`).", "plan"
+        )
+    version = sale_version(versions, terms.plan, customer.currency, start, customer.time_zone)
+    plan = check_terms(version.catalog, terms, customer.currency)
+    # "account": the paying account's bill cycle day (the parent's for a child billed to it), so its
+    # subscriptions renew together and land on one invoice
+    account = uow.customers.get(actor.tenant_id, customer.parent_id, for_update=True) if (
+        customer.bill_to_parent and customer.parent_id
+    ) else customer  # fmt: skip
+    anchor = billing_anchor(fields.get("billing_anchor"), plan, account.bill_cycle_day)
+    if anchor.type is AnchorType.ACCOUNT and anchor.day is None:
+        # the account's first account-anchored subscription sets the day the others renew on
+        day = (trial_end(plan, start, trial) or start).day
+        anchor = replace(anchor, day=day)
+        updated = replace(account, bill_cycle_day=day, updated_at=now)
+        uow.customers.update(updated)
         audit.changed(
-            ctx, uow, actor, EventType.SUBSCRIPTION_CREATED, object_type="subscription", object_id=sub.id,
-            before=None, after=sub.to_json(), at=now, customer_id=sub.customer_id, data={"object": sub.to_json()},
+            ctx, uow, actor, EventType.CUSTOMER_UPDATED, object_type="customer", object_id=account.id,
+            before=account.to_json(), after=updated.to_json(), at=now, customer_id=account.id,
         )  # fmt: skip
-        sub = _sync(ctx, uow, actor, sub, versions, now)
-        uow.commit()
+    start_change = Change(id=ctx.new_id("sch"), kind=ChangeKind.START, effective=start, terms=terms,
+                          status=ChangeStatus.PENDING, requested_at=now)  # fmt: skip
+    sub = Subscription(
+        tenant_id=actor.tenant_id, id=ctx.new_id("sub"), customer_id=customer.id, currency=customer.currency,
+        time_zone=customer.time_zone, status=Status.PENDING, terms=terms, start=start, anchor=anchor,
+        trial_days=trial, changes=(start_change,), metadata=meta, created_at=now, updated_at=now,
+    )  # fmt: skip
+    _timeline(sub, versions, today)  # refuses what cannot be billed before anything is written
+    uow.subscriptions.add(sub)
+    audit.changed(
+        ctx, uow, actor, EventType.SUBSCRIPTION_CREATED, object_type="subscription", object_id=sub.id,
+        before=None, after=sub.to_json(), at=now, customer_id=sub.customer_id, data={"object": sub.to_json()},
+    )  # fmt: skip
+    sub = _sync(ctx, uow, actor, sub, versions, now)
     return sub
 
 

@@ -75,7 +75,10 @@ def after_draw(ctx: ServiceContext, uow: UnitOfWork, wallet: Wallet, before: Mon
                         object_id=wallet.id, data=data, at=now, customer_id=wallet.customer_id)  # fmt: skip
     pending, attempts = _auto_state(uow, wallet)
     if auto_top_up(wallet.auto_top_up, after, pending=pending) is not None:
-        jobs.schedule(ctx, uow, wallet.tenant_id, AUTO_JOB, now, dedupe_key=f"{wallet.id}:{attempts + 1}",
+        # one job per attempt and state of the wallet: a run that bought nothing (no card yet, or the balance
+        # was back above the threshold) must not block the next try once the rule or the lots change
+        key = f"{wallet.id}:{attempts + 1}:{len(lots)}:{wallet.updated_at.isoformat()}"
+        jobs.schedule(ctx, uow, wallet.tenant_id, AUTO_JOB, now, dedupe_key=key,
                       customer_id=wallet.customer_id, payload={"wallet_id": wallet.id, "attempt": attempts + 1})  # fmt: skip
 
 
@@ -192,12 +195,15 @@ def _release(ctx: ServiceContext, uow: UnitOfWork, wallet: Wallet, invoice: Invo
 def pay_from_wallet(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now: datetime) -> None:
     """A finalized invoice still owing (after the credit balance): the wallet in its currency pays what it
     can — the holds of the usage it bills first, then fresh credits — and the payment method the rest. Booked Dr prepaid
-    wallets (paid credits), Dr credit grants (free credits), Cr receivable."""
+    wallets (paid credits), Dr credit grants (free credits), Cr receivable. An invoice the credit balance
+    paid whole only gives back what was held for its usage."""
     wallet = uow.wallets.find(invoice.tenant_id, invoice.customer_id, invoice.currency, for_update=True)
-    if wallet is None or invoice.status is not InvoiceStatus.OPEN or invoice.amount_remaining.amount <= 0:
+    if wallet is None or invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
         return
     zero = Money.zero(invoice.currency)
-    left, from_paid, from_free, from_holds = invoice.amount_remaining, zero, zero, zero
+    # an invoice the credit balance paid whole owes the wallet nothing: its holds are all released
+    owing = invoice.amount_remaining if invoice.status is InvoiceStatus.OPEN else zero
+    left, from_paid, from_free, from_holds = max(owing, zero), zero, zero, zero
     source = None
     room = _usage_lines(invoice)
     holds = uow.wallets.open_holds(invoice.tenant_id, wallet.id)
@@ -218,6 +224,8 @@ def pay_from_wallet(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now:
     lots = uow.wallets.lots(invoice.tenant_id, [wallet.id])[wallet.id]
     if released[0].amount or released[1].amount:
         lots = _release(ctx, uow, wallet, invoice, lots, released[0], released[1], now)
+    if not left.amount and source is None:
+        return
     before = balance(lots, wallet.currency, now).total
     drawn = draw(lots, left, now)
     fresh = left - drawn.short
@@ -254,6 +262,7 @@ def pay_from_wallet(ctx: ServiceContext, uow: UnitOfWork, invoice: Invoice, now:
 
 
 payments.ON_OPEN.append(pay_from_wallet)
+payments.ON_NOTHING_OWED.append(pay_from_wallet)
 
 
 # ---- expiry --------------------------------------------------------------------------------------------

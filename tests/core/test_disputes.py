@@ -131,7 +131,11 @@ def test_a_share_alone_decides_when_no_amount_is_set() -> None:
 def test_no_policy_or_no_limit_for_the_currency_is_never_automatic() -> None:
     assert decide(None, eur("0.01"), eur("1.00"), GOOD).auto is False
     usd = decide(BELOW_10, Money(Decimal("1.00"), "USD"), Money(Decimal("5.00"), "USD"), GOOD)
-    assert (usd.auto, usd.why) == (False, "The policy has no limit for USD.")
+    assert (usd.auto, usd.why) == (False, "The policy has no amount limit for USD.")
+    # issue 9 (review): with amounts set for EUR only, the share alone does not accept USD 1,000
+    with_share = replace(BELOW_10, auto_accept_share_percent=Decimal(20))
+    big = decide(with_share, Money(Decimal("1000.00"), "USD"), Money(Decimal("5000.00"), "USD"), GOOD)
+    assert (big.auto, big.why) == (False, "The policy has no amount limit for USD.")
 
 
 @pytest.mark.parametrize(

@@ -317,6 +317,30 @@ def test_held_credits_the_invoice_did_not_need_come_back(ctx: ServiceContext, ac
     assert balances(ctx, actor)["2400"] == "-18.00"
 
 
+def test_an_invoice_the_credit_balance_pays_whole_gives_its_holds_back(
+    ctx: ServiceContext, actor: Actor
+) -> None:
+    """Issue 9 (review): 20.00 in the wallet, a credit balance of 30.00; 4 calls held (16.00 left). The
+    first invoice (9.00) is paid whole by the credit balance, so it never asks the wallet: the 4.00 held
+    for its calls come back (they stayed held for ever)."""
+    setup_plan(ctx, actor)
+    clock_id, cid, wid = manual_wallet(ctx, actor)
+    wallets.top_up(ctx, actor, wid, {"amount": "20.00", "paid_outside": True})
+    credits.grant_credit(ctx, actor, cid, {"amount": "30.00", "description": "Outage in February"})
+    subscriptions.create_subscription(
+        ctx, actor, {"customer_id": cid, "plan": "prepaid", "start_date": "2026-03-02"}
+    )
+    calls(ctx, actor, "a", 4, at(3, 2, 8))
+    assert balance_of(ctx, actor, wid) == "16.00"
+    advance(ctx, actor, clock_id, at(3, 2, 9))
+    [first] = invoicing.list_invoices(ctx, actor, limit=10, cursor=None, customer_id=cid).items
+    assert (first.credit_applied.amount_text(), owed(first)) == ("9.00", ("paid", "0.00", "0.00"))
+    assert shown(ctx, actor, wid) == ("20.00", "20.00", "0.00")
+    assert [e for e in log(ctx, actor, wid) if e[0] != "hold"] == [
+        ("top_up", "20.00", "20.00", "20.00"), ("release", "4.00", "4.00", "20.00")]  # fmt: skip
+    assert balances(ctx, actor)["2400"] == "-20.00"
+
+
 def test_a_low_balance_alert_carries_the_promotion_offer_when_it_applies(
     ctx: ServiceContext, actor: Actor
 ) -> None:
