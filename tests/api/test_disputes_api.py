@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 SELLER = {"legal_name": "Nordlicht GmbH",
           "address": {"line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}}  # fmt: skip
 BUYER = {"line1": "Weg 2", "city": "München", "postal_code": "80331", "country": "DE"}
-POLICY = {"auto_accept_below": {"EUR": "10.00"}, "auto_accept_share_percent": "5"}
+POLICY = {"auto_accept_below": {"EUR": "10.00"}, "auto_accept_share_percent": "100"}
 
 
 def _ok(response: Any, status: int = 200) -> Any:
@@ -46,7 +46,7 @@ def _invoice(client: TestClient) -> str:
 
 def test_the_policy_is_a_setting(client: TestClient) -> None:
     settings = _ok(client.patch("/v1/settings", json={"dispute_policy": POLICY}))
-    assert settings["dispute_policy"] == {"auto_accept_below": {"EUR": "10.00"}, "auto_accept_share_percent": "5",
+    assert settings["dispute_policy"] == {"auto_accept_below": {"EUR": "10.00"}, "auto_accept_share_percent": "100",
                                           "require_good_standing": True, "max_auto_accepted": 3}  # fmt: skip
     assert _ok(client.get("/v1/settings"))["dispute_policy"] == settings["dispute_policy"]
     bad = {"dispute_policy": {"auto_accept_share_percent": "150"}}
