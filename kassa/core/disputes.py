@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from kassa.core.clock import utc
 from kassa.core.credit_notes import CreditNote, CreditReason, CreditRequest, credited_so_far
 from kassa.core.errors import DomainError
 from kassa.core.invoicing import InvoiceLine
 from kassa.core.money import Money, RoundingMode
+from kassa.core.support import member as member
+from kassa.core.support import text as text
 from kassa.core.tax import reverse_taxes
 
 MAX_DESCRIPTION = 10_000
 MAX_RESOLUTION = 10_000
-E = TypeVar("E", bound=StrEnum)
 
 
 class DisputeReason(StrEnum):
@@ -59,23 +60,6 @@ CREDIT_REASONS: Mapping[DisputeReason, CreditReason] = {
     DisputeReason.UNAUTHORIZED: CreditReason.FRAUDULENT,
     DisputeReason.OTHER: CreditReason.OTHER,
 }
-
-
-def member(enum: type[E], value: Any, field: str, code: str) -> E:
-    if isinstance(value, str) and value in enum.__members__.values():
-        return enum(value)
-    raise DomainError(code, f"{field} is one of {', '.join(enum)}.", field)
-
-
-def text(value: Any, field: str, *, limit: int, required: bool) -> str | None:
-    """A trimmed text of at most `limit` characters; blank is None, refused when `required`."""
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
-        raise DomainError(
-            "invalid_text", f"{field} is a text of {1 if required else 0} to {limit} characters.", field
-        )
-    return value.strip() or None
 
 
 # ---- amounts on a line ---------------------------------------------------------------------------------

@@ -82,18 +82,18 @@ def check_transition(current: TicketStatus, new: TicketStatus) -> None:
 
 
 def channel(value: Any, field: str = "channel") -> TicketChannel:
-    return _member(TicketChannel, value, field, "invalid_channel")
+    return member(TicketChannel, value, field, "invalid_channel")
 
 
 def priority(value: Any, field: str = "priority") -> TicketPriority:
-    return _member(TicketPriority, value, field, "invalid_priority")
+    return member(TicketPriority, value, field, "invalid_priority")
 
 
 def status(value: Any, field: str = "status") -> TicketStatus:
-    return _member(TicketStatus, value, field, "invalid_status")
+    return member(TicketStatus, value, field, "invalid_status")
 
 
-def _member(enum: type[E], value: Any, field: str, code: str) -> E:
+def member(enum: type[E], value: Any, field: str, code: str) -> E:
     if isinstance(value, str) and value in enum.__members__.values():
         return enum(value)
     raise DomainError(code, f"{field} is one of {', '.join(enum)}.", field)

@@ -31,7 +31,7 @@ from kassa.core.disputes import (
     report_rows,
     text,
 )
-from kassa.core.errors import Conflict, DomainError, NotFound
+from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import EventType
 from kassa.core.invoicing import Invoice, InvoiceLine, InvoiceStatus
 from kassa.core.money import Money
@@ -40,7 +40,7 @@ from kassa.core.payments import PaymentStatus
 from kassa.core.periods import local_day, start_of
 from kassa.core.reports import Report, month_name, next_month
 from kassa.core.tenants import Tenant
-from kassa.services import audit, invoicing, jobs, payments
+from kassa.services import audit, invoicing, jobs, payments, users
 from kassa.services.billing import bill_instant
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
@@ -187,22 +187,6 @@ def invoice_disputes(ctx: ServiceContext, actor: Actor, invoice_id: str) -> list
         return uow.disputes.of_invoice(actor.tenant_id, invoice.id)
 
 
-def _assignee(uow: UnitOfWork, tenant_id: str, user_id: Any) -> str | None:
-    """An active staff user of the tenant, or None to leave the dispute unassigned."""
-    if user_id is None:
-        return None
-    if isinstance(user_id, str) and len(user_id) <= 40:
-        try:
-            user = uow.users.get(tenant_id, user_id)
-        except NotFound:
-            user = None
-        if user is not None and user.deactivated_at is None:
-            return user.id
-    raise DomainError(
-        "invalid_assignee", f"No active user {user_id!r} to assign the dispute to.", "assignee_id"
-    )
-
-
 def _load(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, dispute_id: str) -> tuple[Dispute, datetime]:
     dispute = uow.disputes.get(actor.tenant_id, dispute_id, for_update=True)
     if dispute.status is not DisputeStatus.OPEN:
@@ -217,7 +201,9 @@ def update_dispute(ctx: ServiceContext, actor: Actor, dispute_id: str, changes: 
         dispute, now = _load(ctx, uow, actor, dispute_id)
         after = dispute
         if "assignee_id" in changes:
-            after = replace(after, assignee_id=_assignee(uow, actor.tenant_id, changes["assignee_id"]))
+            after = replace(
+                after, assignee_id=users.assignee(uow, actor.tenant_id, changes["assignee_id"], "dispute")
+            )
         if "description" in changes:
             note = text(changes["description"], "description", limit=MAX_DESCRIPTION, required=False)
             after = replace(after, description=note)

@@ -16,7 +16,7 @@ from typing import Any
 from kassa.core.audit import Actor, system_actor
 from kassa.core.cost_to_serve import MAX_DESCRIPTION as MAX_COST_DESCRIPTION
 from kassa.core.cost_to_serve import CostEntry, CostKind, CostSource
-from kassa.core.errors import Conflict, DomainError, NotFound
+from kassa.core.errors import Conflict, DomainError
 from kassa.core.events import EventType
 from kassa.core.jobs import Job
 from kassa.core.pages import Page, check_limit
@@ -42,7 +42,7 @@ from kassa.core.support import (
     text,
     time_cost,
 )
-from kassa.services import audit, events, jobs
+from kassa.services import audit, events, jobs, users
 from kassa.services.context import ServiceContext
 from kassa.services.customers import now_for
 from kassa.store.uow import UnitOfWork
@@ -90,22 +90,6 @@ def _known(fields: Mapping[str, Any], names: set[str]) -> None:
             raise DomainError("invalid_ticket", f"Unknown field {key!r}.", str(key))
 
 
-def _assignee(uow: UnitOfWork, tenant_id: str, user_id: Any) -> str | None:
-    """A staff user of the tenant who is still active, or None to leave the ticket unassigned."""
-    if user_id is None:
-        return None
-    if isinstance(user_id, str) and len(user_id) <= 40:
-        try:
-            user = uow.users.get(tenant_id, user_id)
-        except NotFound:
-            user = None
-        if user is not None and user.deactivated_at is None:
-            return user.id
-    raise DomainError(
-        "invalid_assignee", f"No active user {user_id!r} to assign the ticket to.", "assignee_id"
-    )
-
-
 def _policy(uow: UnitOfWork, tenant_id: str, code: Any) -> SlaPolicy | None:
     if code is None:
         return None
@@ -131,7 +115,7 @@ def create_ticket(ctx: ServiceContext, actor: Actor, fields: Mapping[str, Any]) 
     with ctx.uow() as uow:
         customer = uow.customers.get(actor.tenant_id, customer_id)
         policy = _policy(uow, actor.tenant_id, fields.get("sla_policy"))
-        assignee = _assignee(uow, actor.tenant_id, fields.get("assignee_id"))
+        assignee = users.assignee(uow, actor.tenant_id, fields.get("assignee_id"), "ticket")
         now = now_for(ctx, uow, customer)
         due = None if policy is None else deadlines(policy, level, now)
         assert subject is not None
@@ -191,7 +175,7 @@ def update_ticket(ctx: ServiceContext, actor: Actor, ticket_id: str, changes: Ma
         if "subject" in changes:
             values["subject"] = text(changes["subject"], "subject", limit=MAX_SUBJECT, required=True)
         if "assignee_id" in changes:
-            values["assignee_id"] = _assignee(uow, actor.tenant_id, changes["assignee_id"])
+            values["assignee_id"] = users.assignee(uow, actor.tenant_id, changes["assignee_id"], "ticket")
         if "status" in changes:
             values |= _status_change(ctx, uow, ticket, status(changes["status"]), now)
         if "priority" in changes:

@@ -8,11 +8,12 @@ from typing import Any
 from kassa.core import parties
 from kassa.core.access import User, role
 from kassa.core.audit import Actor
-from kassa.core.errors import DomainError
+from kassa.core.errors import DomainError, NotFound
 from kassa.core.events import EventType
 from kassa.core.pages import Page, check_limit
 from kassa.services import audit
 from kassa.services.context import ServiceContext
+from kassa.store.uow import UnitOfWork
 
 
 def _view(user: User) -> dict[str, Any]:
@@ -94,3 +95,20 @@ def update_user(ctx: ServiceContext, actor: Actor, user_id: str, changes: dict[s
             )  # fmt: skip
         uow.commit()
     return updated
+
+
+def assignee(uow: UnitOfWork, tenant_id: str, user_id: Any, what: str) -> str | None:
+    """An active staff user of the tenant to assign `what` (a ticket, a dispute) to, or None to leave it
+    unassigned."""
+    if user_id is None:
+        return None
+    if isinstance(user_id, str) and len(user_id) <= 40:
+        try:
+            user = uow.users.get(tenant_id, user_id)
+        except NotFound:
+            user = None
+        if user is not None and user.deactivated_at is None:
+            return user.id
+    raise DomainError(
+        "invalid_assignee", f"No active user {user_id!r} to assign the {what} to.", "assignee_id"
+    )
