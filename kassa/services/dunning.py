@@ -178,7 +178,13 @@ def _late_fee_job(ctx: ServiceContext, uow: UnitOfWork, job: Job, now: datetime)
         or settings.late_fee is None
     ):
         return
-    fee = settings.late_fee.fee(invoice.amount_remaining, settings.rounding_mode)
+    # issue 9: money an open dispute contests is not late while an agent looks at it
+    undisputed = invoice.amount_remaining - uow.disputes.open_amount(
+        job.tenant_id, invoice.id, invoice.currency
+    )
+    if undisputed.amount <= 0:
+        return
+    fee = settings.late_fee.fee(undisputed, settings.rounding_mode)
     _charge(uow, ctx, invoice, f"Late fee for invoice {invoice.number}", fee, now)
 
 

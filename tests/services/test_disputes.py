@@ -31,12 +31,14 @@ from tests.services.test_collections_examples import (
     at,
     attempts,
     balances,
+    charged,
     credit_balance,
     invoice,
     new_clock,
     new_customer,
     owed,
     payments_of,
+    subscriber,
 )
 
 POLICY: dict[str, Any] = {"auto_accept_below": {"EUR": "10.00"}}
@@ -345,3 +347,16 @@ def test_the_report_per_month_and_currency(ctx: ServiceContext, actor: Actor) ->
     assert [tuple(str(v) for v in row.values()) for row in report.rows] == [
         ("2026-03", "EUR", "3", "1", "33.3", "1", "1", "1", "5.94 EUR", "1.50", "1.50")
     ]
+
+
+def test_the_late_fee_leaves_out_the_disputed_money(ctx: ServiceContext, actor: Actor) -> None:
+    """Issue 9 (review): late fee 5.00 + 2 % after 3 grace days on INV-2026-00001 (100.00, paid by hand),
+    60.00 of it disputed and waiting for an agent: the fee is 5.00 + 2 % of the undisputed 40.00 = 5.80."""
+    tenants.update_settings(ctx, actor, {"late_fee": {"fixed": "5.00", "percent": "2", "grace_days": 3}})
+    clock_id = new_clock(ctx, actor)
+    cid, _, first = subscriber(ctx, actor, clock_id)
+    disputes.open_dispute(ctx, actor, first.id, {"line": 1, "amount": {"amount": "60.00", "currency": "EUR"},
+                                                 "reason": "incorrect_amount", "opened_by": "agent"})  # fmt: skip
+    advance(ctx, actor, clock_id, at(3, 5, 23))
+    fee = ("one_off", "Late fee for invoice INV-2026-00001", "5.80")
+    assert fee in charged(invoicing.upcoming_invoice(ctx, actor, cid))
