@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 
-from kassa.adapters.mail.base import Attachment, MailRejected, NoMailer, OutgoingEmail
+from kassa.adapters.mail.base import Attachment, MailRejected, NoMailer, OutgoingEmail, message_id_domain
 from kassa.core.audit import system_actor
 from kassa.core.events import EventType
 from kassa.core.invoicing import Invoice
@@ -34,7 +34,7 @@ def invoice_email(
     text = (f"Hello {buyer.get('name', '')},\n\nplease find attached invoice {invoice.number} from {seller}.\n"
             f"Amount due: {due.amount_text()} {due.currency}"
             + (f", due on {invoice.due_date.isoformat()}" if invoice.due_date and due.amount > 0 else "") + ".\n")  # fmt: skip
-    domain = ctx.settings.mail_from.rpartition("@")[2] or "localhost"
+    domain = message_id_domain(ctx.settings.mail_from)
     return OutgoingEmail(
         sender=ctx.settings.mail_from, to=recipients, subject=f"Invoice {invoice.number} from {seller}", text=text,
         attachments=(Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf),),
@@ -111,7 +111,7 @@ def notice_email(ctx: ServiceContext, invoice: Invoice, kind: str, action_url: s
            f"Please transfer it to IBAN {bank['iban']} with the reference {invoice.number}." if bank.get("iban") else
            "Please pay it at your earliest convenience.")  # fmt: skip
     text = f"Hello {buyer.get('name', '')},\n\n{body.format(**fields)}\n{how}\n\n{seller.get('name') or ''}\n"
-    domain = ctx.settings.mail_from.rpartition("@")[2] or "localhost"
+    domain = message_id_domain(ctx.settings.mail_from)
     return OutgoingEmail(sender=ctx.settings.mail_from, to=recipients, subject=subject.format(**fields), text=text,
                          message_id=f"<{invoice.id}.{kind}.{int(sent_at.timestamp())}@{domain}>",
                          headers={"Date": format_datetime(sent_at)})  # fmt: skip

@@ -47,26 +47,31 @@ def schedule(
     dedupe_key: str,
     customer_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    move: bool = False,
 ) -> bool:
     """Register due work in the caller's transaction. Work for a customer on a test clock runs when that
     clock passes `due_at`; anything else when the system clock does. The same (kind, dedupe_key) twice is
-    one job, so re-running whatever schedules it is safe. True if the job is new."""
+    one job, so re-running whatever schedules it is safe; with `move`, a still pending one takes the new
+    `due_at` and payload (the plan changed), one that ran stays done. True if the job is new."""
     if kind not in HANDLERS:
         raise RuntimeError(f"no handler registered for job kind {kind!r}")
     clock_id = uow.customers.test_clock_of(tenant_id, customer_id) if customer_id else None
-    return uow.jobs.add(
-        Job(
-            tenant_id=tenant_id,
-            id=ctx.new_id("job"),
-            kind=kind,
-            due_at=utc(due_at),
-            test_clock_id=clock_id,
-            customer_id=customer_id,
-            dedupe_key=dedupe_key,
-            payload=dict(payload or {}),
-            created_at=ctx.clock.now(),
-        )
+    job = Job(
+        tenant_id=tenant_id,
+        id=ctx.new_id("job"),
+        kind=kind,
+        due_at=utc(due_at),
+        test_clock_id=clock_id,
+        customer_id=customer_id,
+        dedupe_key=dedupe_key,
+        payload=dict(payload or {}),
+        created_at=ctx.clock.now(),
     )
+    if uow.jobs.add(job):
+        return True
+    if move:
+        uow.jobs.move(job)
+    return False
 
 
 def run_job(

@@ -17,7 +17,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from kassa.adapters.mail.base import MailRejected, NoMailer, OutgoingEmail
+from kassa.adapters.mail.base import MailRejected, NoMailer, OutgoingEmail, message_id_domain
 from kassa.core.billing_schedule import Timeline, timeline
 from kassa.core.customers import Customer
 from kassa.core.errors import DomainError
@@ -56,7 +56,8 @@ RENEWAL_JOB = "messages.renewal_upcoming"
 HORIZON = timedelta(days=800)
 NOT_SENT = "not_sent: no SMTP server configured (KASSA_SMTP_URL)"
 
-# Subscription events after which the reminders are planned again (a dedupe key per day keeps it one job).
+# Subscription events after which the reminders are planned again (a dedupe key per subscription and day
+# keeps it one job).
 _PLANNING = frozenset({
     EventType.SUBSCRIPTION_CREATED, EventType.SUBSCRIPTION_TRIAL_STARTED, EventType.SUBSCRIPTION_TRIAL_CONVERTED,
     EventType.SUBSCRIPTION_ACTIVATED, EventType.SUBSCRIPTION_CHANGED, EventType.SUBSCRIPTION_CHANGE_SCHEDULED,
@@ -106,7 +107,8 @@ def _renewal_after(tl: Timeline, day: date) -> date | None:
 
 def plan_reminders(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription) -> None:
     """A job N days (message settings) before the trial ends, and before the next renewal, at the start of
-    that local day. A reminder whose instant has passed is not sent late."""
+    that local day. A reminder whose instant has passed is not sent late. One job per subscription and
+    trial end (or renewal day): a changed lead time moves the pending one instead of adding a second."""
     if sub.status in (Status.CANCELED, Status.ENDED):
         return
     settings = settings_of(uow, sub.tenant_id)
@@ -118,7 +120,7 @@ def plan_reminders(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription) -> N
         days = settings.trial_ending_days
         at = start_of(trial_end - timedelta(days=days), sub.time_zone)
         if at > now:
-            jobs.schedule(ctx, uow, sub.tenant_id, TRIAL_JOB, at, dedupe_key=f"{sub.id}:{trial_end}:{days}",
+            jobs.schedule(ctx, uow, sub.tenant_id, TRIAL_JOB, at, dedupe_key=f"{sub.id}:{trial_end}", move=True,
                           customer_id=sub.customer_id,
                           payload={"subscription_id": sub.id, "trial_end": trial_end.isoformat(), "days": days})  # fmt: skip
     _plan_renewal(ctx, uow, sub, tl, today, now, settings.renewal_upcoming_days)
@@ -132,7 +134,7 @@ def _plan_renewal(ctx: ServiceContext, uow: UnitOfWork, sub: Subscription, tl: T
             return
         at = start_of(renewal - timedelta(days=days), sub.time_zone)
         if at > now:
-            jobs.schedule(ctx, uow, sub.tenant_id, RENEWAL_JOB, at, dedupe_key=f"{sub.id}:{renewal}:{days}",
+            jobs.schedule(ctx, uow, sub.tenant_id, RENEWAL_JOB, at, dedupe_key=f"{sub.id}:{renewal}", move=True,
                           customer_id=sub.customer_id,
                           payload={"subscription_id": sub.id, "renews_on": renewal.isoformat(), "days": days})  # fmt: skip
             return
@@ -245,7 +247,7 @@ def _email(ctx: ServiceContext, event: Event, kind: MessageKind, customer: Custo
            link: str | None, now: datetime) -> OutgoingEmail:  # fmt: skip
     """The Message-ID comes from the event and kind, so a copy sent again after a lost answer is one message
     to the receiver. Non-essential ones carry RFC 8058 one-click unsubscribe headers."""
-    domain = ctx.settings.mail_from.rpartition("@")[2].strip(">") or "localhost"
+    domain = message_id_domain(ctx.settings.mail_from)
     headers = {"Date": format_datetime(now), "Auto-Submitted": "auto-generated"}
     if link is not None:
         headers |= {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

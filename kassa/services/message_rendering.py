@@ -6,12 +6,18 @@ markup into the HTML part). Also: which template a customer gets, and the tenant
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import functools
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import Environment, StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from kassa.core.errors import DomainError
@@ -29,8 +35,103 @@ from kassa.core.messages import (
 from kassa.services.context import ServiceContext
 from kassa.store.uow import UnitOfWork
 
-_TEXT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+# The longest string or sequence one operation of a template may build, and the largest power it may take:
+# a tenant's `{{ 'x' * 400000000 }}` or `{{ 9 ** (9 ** 9) }}` would take a server thread for seconds or hours.
+MAX_SIZE = 100_000
+MAX_POWER_BITS = 4_096
+
+
+def _sized(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes | list | tuple) else 0
+
+
+def _too_big(what: str) -> SecurityError:
+    return SecurityError(f"{what} would be too large for a message (at most {MAX_SIZE:,} characters)")
+
+
+def _checked(value: Any, what: str) -> Any:
+    if _sized(value) > MAX_SIZE:
+        raise _too_big(what)
+    return value
+
+
+# A width or precision in a %-format or a {}-format spec: `'%0400000000d' % 1` builds the string at once.
+_PERCENT_SPEC = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d*))?")
+_BRACE_FIELD = re.compile(r"\{[^{}]*\}")
+# Filters whose numeric arguments are a size (a width, a count of pieces), checked before they run.
+_SIZED_FILTERS = frozenset({"center", "indent", "truncate", "wordwrap", "batch", "slice"})
+
+
+def _check_format(text: Any) -> None:
+    if not isinstance(text, str):
+        return
+    numbers = [n for m in _PERCENT_SPEC.finditer(text) for n in m.groups() if n]
+    numbers += [n for m in _BRACE_FIELD.finditer(text) for n in re.findall(r"\d+", m.group())]
+    if any(len(n) > 6 or int(n) > MAX_SIZE for n in numbers):
+        raise _too_big("A formatted value")
+
+
+def _check_sizes(args: Iterable[Any], what: str) -> None:
+    if any(isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_SIZE for a in args):
+        raise _too_big(what)
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter, its size arguments checked before it runs and its result after."""
+    what = f"The filter {name}"
+
+    @functools.wraps(func)  # keeps Jinja2's pass_context/pass_environment marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = [a for a in args if not isinstance(a, Environment | EvalContext | Context)]
+        if name == "format" and values:
+            _check_format(values[0])
+        if name in _SIZED_FILTERS:
+            _check_sizes([*values[1:], *kwargs.values()], what)
+        return _checked(func(*args, **kwargs), what)
+
+    return bounded
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox with `*`, `**`, `%` and `+` intercepted (so never folded while compiling either) and
+    what a template builds size-checked: before an operation where the size is known up front (repetition,
+    powers, format widths, padding), after it otherwise. None prints as empty, as the variables document."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def __init__(self, *, autoescape: bool) -> None:
+        super().__init__(
+            undefined=StrictUndefined, autoescape=autoescape, finalize=_empty_for_none, optimized=False
+        )
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(times, int) and _sized(seq) * times > MAX_SIZE:
+                    raise _too_big("A repetition")
+        elif operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
+            if abs(left) > 1 and right > 0 and math.log2(abs(left)) * right > MAX_POWER_BITS:
+                raise SecurityError(f"A power of more than {MAX_POWER_BITS} bits is refused")
+        elif operator == "%":
+            _check_format(left)
+        return _checked(super().call_binop(context, operator, left, right), f"The result of {operator}")
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        bound = getattr(__obj, "__self__", getattr(getattr(__obj, "__wrapped__", None), "__self__", None))
+        if isinstance(bound, str):  # '{:>99999999}'.format(1), 'x'.ljust(10 ** 8); not '{:,}'.format(1234567)
+            _check_format(bound)
+            if getattr(__obj, "__name__", None) not in ("format", "format_map"):
+                _check_sizes([*args, *kwargs.values()], "A call")
+        return _checked(super().call(__context, __obj, *args, **kwargs), "A call's result")
+
+
+def _empty_for_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+_TEXT = _BoundedSandbox(autoescape=False)
+_HTML = _BoundedSandbox(autoescape=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -194,13 +194,14 @@ def check_unsubscribe(ctx: ServiceContext, token: str) -> tuple[UnsubscribeToken
     claims = read_unsubscribe(token)
     with ctx.uow(read_only=True) as uow:
         key = stored_key(uow, claims.tenant_id)
-        verify_unsubscribe(key or b"", token)  # no key yet: no token of that tenant is valid
+        invalid = DomainError("invalid_unsubscribe_token", "This unsubscribe link is not valid.", "token")
+        if not key:  # no key yet: no link was ever signed for this tenant (and an empty key is forgeable)
+            raise invalid
+        verify_unsubscribe(key, token)
         try:
             uow.customers.get(claims.tenant_id, claims.customer_id)
         except NotFound:
-            raise DomainError(
-                "invalid_unsubscribe_token", "This unsubscribe link is not valid.", "token"
-            ) from None
+            raise invalid from None
         tenant = uow.tenants.get(claims.tenant_id)
         gets = subscribed(uow.message_preferences.of(claims.tenant_id, claims.customer_id), claims.kind)
     return claims, tenant.settings.legal_name or tenant.name, gets

@@ -16,7 +16,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from kassa.adapters.mail.base import MailDeferred, MailRejected, NoMailer, OutgoingEmail
+from kassa.adapters.mail.base import MailDeferred, MailRejected, NoMailer, OutgoingEmail, message_id_domain
 from kassa.core.audit import Actor, system_actor
 from kassa.core.errors import DomainError
 from kassa.core.events import Event, EventType
@@ -223,7 +223,7 @@ def _send_email(
             return "The customer has no billing email.", True
     else:
         recipients = (spec.to,)
-    domain = ctx.settings.mail_from.rpartition("@")[2] or "localhost"
+    domain = message_id_domain(ctx.settings.mail_from)
     try:
         email = OutgoingEmail(
             sender=ctx.settings.mail_from, to=tuple(recipients), subject=spec.subject, text=spec.body,

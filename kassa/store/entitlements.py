@@ -103,10 +103,24 @@ def _count(table: sa.Table, *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[A
     return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
 
 
+def _overrides_content(conn: sa.Connection, overrides: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    """The overrides themselves, one string: a value replaced at the same instant (a test clock's frozen time)
+    changes neither their count nor their latest updated_at, nor does a delete and put again. Different
+    overrides always give a different string; the order only keeps equal ones equal (SQLite before 3.44
+    has no ORDER BY inside an aggregate: it reads an ordered subquery, in that order in practice)."""
+    ov = entitlement_overrides.c
+    entry = ov.feature + "=" + sa.cast(ov.value, sa.Text) + "=" + sa.func.coalesce(ov.reason, "")
+    if conn.dialect.name == "postgresql":
+        joined = sa.func.aggregate_strings(entry, "\n").aggregate_order_by(ov.feature)
+        return sa.select(joined).where(overrides).scalar_subquery()
+    rows = sa.select(entry.label("entry")).where(overrides).order_by(ov.feature).subquery()
+    return sa.select(sa.func.aggregate_strings(rows.c.entry, "\n")).scalar_subquery()
+
+
 def stamp(conn: sa.Connection, tenant_id: str, customer_id: str) -> tuple[Any, ...] | None:
     """What changes when anything a customer's entitlements come from changes (its row and test clock's
     time, the catalog versions, the billable metrics, its subscriptions' status, terms and changes, its
-    overrides), in one round trip; None if the tenant has no such customer. Usage is not in it."""
+    overrides and their values), in one round trip; None if the tenant has no such customer. Usage is not in it."""
     cu, tc, cv, bm = customers.c, test_clocks.c, catalog_versions.c, billable_metrics.c
     su, ch, ov = subscriptions.c, subscription_changes.c, entitlement_overrides.c
     mine = sa.and_(su.tenant_id == tenant_id, su.customer_id == customer_id)
@@ -133,6 +147,7 @@ def stamp(conn: sa.Connection, tenant_id: str, customer_id: str) -> tuple[Any, .
         _count(subscription_changes, their_changes, ch.status == "pending"),
         _count(entitlement_overrides, overrides),
         sa.select(sa.func.max(ov.updated_at)).where(overrides).scalar_subquery(),
+        _overrides_content(conn, overrides),
     ).where(cu.tenant_id == tenant_id, cu.id == customer_id)
     row = conn.execute(query).first()
     return None if row is None else tuple(row)

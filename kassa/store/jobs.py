@@ -56,6 +56,22 @@ class Jobs:
         # SQLAlchemy only keeps an INSERT's rowcount when asked: psycopg's is gone (-1) once the cursor closes.
         return self.conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount == 1
 
+    def move(self, job: Job) -> bool:
+        """Give the pending job of the same (kind, dedupe_key) this one's instant and payload (a plan that
+        changed: a reminder's lead time); one done or failed stays as it is. True if there was one."""
+        c = jobs.c
+        moved = self.conn.execute(
+            jobs.update()
+            .where(
+                c.tenant_id == job.tenant_id,
+                c.kind == job.kind,
+                c.dedupe_key == job.dedupe_key,
+                c.status == JobStatus.PENDING.value,
+            )
+            .values(due_at=job.due_at, payload=dict(job.payload))
+        ).rowcount
+        return bool(moved)
+
     def next_for_clock(self, tenant_id: str, clock_id: str, until: datetime) -> list[Job]:
         """The pending jobs of a test clock at its earliest due instant up to `until`: one tick."""
         c = jobs.c

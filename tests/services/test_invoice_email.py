@@ -196,3 +196,23 @@ def test_a_451_fails_the_job_which_is_retried_until_the_server_takes_it(
     assert len(inbox.received) == 1
     assert invoicing.get_invoice(mailing, actor, invoice.id).email_status == "sent"
     assert email_job(mailing, invoice.id) == (JobStatus.DONE, 2, None)
+
+
+def test_a_sender_with_a_display_name_gives_the_message_id_its_bare_domain(
+    mailing: ServiceContext, actor: Actor, inbox: Inbox
+) -> None:
+    """Issue 9 review: the Message-ID domain was `mail_from.rpartition("@")`, which keeps the closing ">" of
+    KASSA_MAIL_FROM "Acme Billing <billing@acme.test>": OutgoingEmail refused `<id@acme.test>>` and the invoice
+    email never went out. The domain is the sender address's own (adapters/mail/base.py message_id_domain)."""
+    sending = replace(
+        mailing, settings=replace(mailing.settings, mail_from="Acme Billing <billing@acme.test>")
+    )
+    invoice = finalized_invoice(sending, actor)
+
+    assert jobs.run_due_jobs(sending) == 1
+    [(_, message)] = inbox.received
+    assert (message["From"], message["Message-ID"]) == (
+        "Acme Billing <billing@acme.test>",
+        f"<{invoice.id}@acme.test>",
+    )
+    assert email_job(sending, invoice.id) == (JobStatus.DONE, 1, None)

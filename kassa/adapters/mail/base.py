@@ -53,6 +53,13 @@ def envelope_address(text: str, what: str) -> str:
     return address
 
 
+def message_id_domain(sender: str) -> str:
+    """The domain of a Message-ID from the sender ("Acme <billing@acme.example>" -> "acme.example"), or
+    "localhost" when the sender has none usable: the id must stay <id@domain> whatever the From looks like."""
+    domain = parseaddr(sender)[1].rpartition("@")[2].strip()
+    return domain if domain and not re.search(r"[<>@\s]", domain) else "localhost"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attachment:
     filename: str  # as the recipient sees it; non-ASCII is fine (RFC 2231 encoded)
