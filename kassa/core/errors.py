@@ -38,3 +38,9 @@ def prefixed(error: DomainError, prefix: str) -> DomainError:
     """The same error with its field path placed under `prefix` (validation of nested documents)."""
     error.field = f"{prefix}.{error.field}" if error.field else prefix
     return error
+
+
+class Forbidden(DomainError):
+    """The caller is known but its role may not do this."""
+
+    status = 403

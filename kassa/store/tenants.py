@@ -175,6 +175,13 @@ class Users:
             raise NotFound("user", user_id)
         return _user(row)
 
+    def find_by_email(self, tenant_id: str, email: str) -> User | None:
+        """The user with this email (compared lower-cased, as it is stored), or None: console login."""
+        row = self.conn.execute(
+            sa.select(users).where(users.c.tenant_id == tenant_id, users.c.email == email.strip().lower())
+        ).first()
+        return None if row is None else _user(row)
+
     def list(self, tenant_id: str, *, limit: int, cursor: str | None) -> Page[User]:
         query = sa.select(users).where(users.c.tenant_id == tenant_id)
         return page(self.conn, query, users.c.id, limit=limit, cursor=cursor, to_item=_user)

@@ -35,6 +35,7 @@ from kassa.store.provisioning import ProvisioningSteps
 from kassa.store.reconciliation import DunningPolicies, Statements
 from kassa.store.recurring_revenue import RecurringRevenue
 from kassa.store.revenue_schedules import RevenueSchedules
+from kassa.store.staff import ConsoleSessions, StaffCredentials, StaffInvitations
 from kassa.store.subscriptions import Subscriptions
 from kassa.store.support import SlaPolicies, Tickets
 from kassa.store.tenants import ApiKeys, Tenants, Users
@@ -104,6 +105,9 @@ class UnitOfWork:
         self.offers = Offers(conn)
         self.wallets = Wallets(conn)
         self.entitlement_overrides = EntitlementOverrides(conn)
+        self.staff_credentials = StaffCredentials(conn)
+        self.staff_invitations = StaffInvitations(conn)
+        self.console_sessions = ConsoleSessions(conn)
         return self
 
     @property

@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0008"
+HEAD = "0009"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -39,6 +39,7 @@ TABLES = {
     "sla_policies", "tickets",
     "leads", "offers", "provisioning_steps", "entitlement_overrides", "wallets", "wallet_lots",
     "wallet_transactions", "message_templates", "message_preferences", "messages", "disputes", "message_settings",
+    "staff_credentials", "staff_invitations", "console_sessions",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -52,6 +53,9 @@ GLOBAL_INDEXES = {
     ("idempotency_keys", ("expires_at",)),
     # authentication: the key's public prefix is what tells us the tenant (unique across tenants)
     ("api_keys", ("prefix",)),
+    # console login: the invitation link's token and the session cookie are what tell us the tenant
+    ("staff_invitations", ("token_hash",)),
+    ("console_sessions", ("token_hash",)),
 }
 
 
@@ -116,6 +120,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
     assert history == [
+        ("0009", "0008"),
         ("0008", "0007"),
         ("0007", "0006"),
         ("0006", "0005"),
@@ -324,6 +329,9 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "messages": ("tenant_id", "id"),
         "disputes": ("tenant_id", "id"),
         "message_settings": ("tenant_id",),
+        "staff_credentials": ("tenant_id", "user_id"),
+        "staff_invitations": ("tenant_id", "id"),
+        "console_sessions": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

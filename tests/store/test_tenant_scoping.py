@@ -33,6 +33,8 @@ UNSCOPED = {
     ("WebhookDeliveries", "claim_due"): "the worker delivers the due webhooks of every tenant",
     ("TestClocks", "advancing"): "the worker resumes advances whose runner died, in any tenant",
     ("IdempotencyKeys", "purge_expired"): "housekeeping: expired keys of every tenant are deleted",
+    ("StaffInvitations", "find_by_token_hash"): "accepting an invitation: the link's token tells the tenant",
+    ("ConsoleSessions", "find_by_token_hash"): "console requests: the session cookie tells us the tenant",
 }
 
 REPOSITORIES = {
@@ -44,6 +46,7 @@ REPOSITORIES = {
     "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
     "SlaPolicies", "Tickets", "Leads", "Offers", "ProvisioningSteps", "EntitlementOverrides", "Wallets",
     "MessageTemplates", "MessagePreferences", "Messages", "MessageSettingsStore", "Disputes",
+    "StaffCredentials", "StaffInvitations", "ConsoleSessions",
 }  # fmt: skip
 
 

@@ -514,6 +514,15 @@ from kassa.store.tables.lifecycle import (
 from kassa.store.tables.lifecycle import (
     wallets as wallets,
 )
+from kassa.store.tables.staff import (
+    console_sessions as console_sessions,
+)
+from kassa.store.tables.staff import (
+    staff_credentials as staff_credentials,
+)
+from kassa.store.tables.staff import (
+    staff_invitations as staff_invitations,
+)
 from kassa.store.tables.support import (
     sla_policies as sla_policies,
 )
