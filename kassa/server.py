@@ -1,5 +1,5 @@
-"""The one ASGI app: /v1 (the API), /metrics (Prometheus), /healthz and /readyz, /docs and /openapi.json.
-The console and the portal mount here when they land."""
+"""The one ASGI app: /v1 (the API), /console (staff) and /portal (customers), /assets, /metrics
+(Prometheus), /healthz and /readyz, /docs and /openapi.json."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kassa import __version__
+from kassa import __version__, web
 from kassa.api import (
     api_keys,
     audit_events,
@@ -88,6 +88,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     # the unsubscribe page emails link to: the signed token is the authority, no API key
     app.include_router(messages.public_router, dependencies=[Depends(refuse_nul)])
     problems.install(app)
+    web.mount(app, ctx)
 
     metrics = Metrics()
 

@@ -97,7 +97,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         target = tmp_path / "kassa.db"
         shutil.copyfile(template, target)
         return f"sqlite:///{target}"
-    url: str = request.getfixturevalue("postgres_url")
+    return emptied(request.getfixturevalue("postgres_url"))
+
+
+def emptied(url: str) -> str:
+    """The run's PostgreSQL schema with every table emptied, for the next test."""
     engine = create_engine(url)
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)

@@ -71,3 +71,24 @@ def role(value: str) -> Role:
         raise DomainError(
             "invalid_role", f"role is one of {', '.join(r.value for r in Role)}.", "role"
         ) from None
+
+
+class Permission(StrEnum):
+    """What a console page or action needs. Every role may view; each action names who may take it."""
+
+    VIEW = "view"  # every page: lists, the dashboard, the customer 360
+    BILLING = "billing"  # money: credit notes, payment retries, reconciliation, catalog, bill runs, imports
+    CUSTOMER_CARE = "customer_care"  # the customer's account: plan changes, pause, cancel, tickets, disputes
+    ADMINISTRATION = "administration"  # staff users and tenant settings
+
+
+PERMITTED: dict[Permission, frozenset[Role]] = {
+    Permission.VIEW: frozenset(Role),
+    Permission.BILLING: frozenset({Role.ADMIN, Role.FINANCE}),
+    Permission.CUSTOMER_CARE: frozenset({Role.ADMIN, Role.FINANCE, Role.SUPPORT}),
+    Permission.ADMINISTRATION: frozenset({Role.ADMIN}),
+}
+
+
+def may(role: Role, permission: Permission) -> bool:
+    return role in PERMITTED[permission]

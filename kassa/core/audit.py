@@ -14,6 +14,7 @@ class ActorType(StrEnum):
     API_KEY = "api_key"
     USER = "user"
     SYSTEM = "system"
+    CUSTOMER = "customer"  # an end customer in the portal, acting on their own account only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,7 +45,10 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def require_role(uow: UnitOfWork, actor: Actor, *roles: Role) -> None:
-    """Refuse a staff user whose role is not one of `roles` (403). API keys and the system act as admin."""
+    """Refuse a staff user whose role is not one of `roles` (403). API keys and the system act as admin; an
+    end customer in the portal is never staff."""
+    if actor.type is ActorType.CUSTOMER:
+        raise Forbidden("forbidden", "This is for the business's staff.", None)
     if actor.type is not ActorType.USER:
         return
     try:
