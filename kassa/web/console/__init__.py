@@ -7,10 +7,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from kassa.services.context import ServiceContext
 from kassa.web import errors
-from kassa.web.console import session
+from kassa.web.console import admin, billing, catalog, customers, dashboard, reconciliation, runs, session, support
 from kassa.web.console.auth import NeedsLogin
 
-PAGES = (session,)
+PAGES = (session, dashboard, customers, billing, reconciliation, runs, support, catalog, admin)
 
 
 def create(ctx: ServiceContext) -> FastAPI:
