@@ -7,7 +7,17 @@ from fastapi.responses import RedirectResponse, Response
 
 from kassa.services.context import ServiceContext
 from kassa.web import errors
-from kassa.web.console import admin, billing, catalog, customers, dashboard, reconciliation, runs, session, support
+from kassa.web.console import (
+    admin,
+    billing,
+    catalog,
+    customers,
+    dashboard,
+    reconciliation,
+    runs,
+    session,
+    support,
+)
 from kassa.web.console.auth import NeedsLogin
 
 PAGES = (session, dashboard, customers, billing, reconciliation, runs, support, catalog, admin)

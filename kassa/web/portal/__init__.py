@@ -6,7 +6,17 @@ from fastapi import FastAPI
 
 from kassa.services.context import ServiceContext
 from kassa.web import errors
-from kassa.web.portal import access, home, invoices, payment_methods, plan, preferences, support, usage, wallet
+from kassa.web.portal import (
+    access,
+    home,
+    invoices,
+    payment_methods,
+    plan,
+    preferences,
+    support,
+    usage,
+    wallet,
+)
 
 PAGES = (access, home, invoices, payment_methods, usage, plan, wallet, support, preferences)
 
