@@ -12,6 +12,7 @@ written next to the database.
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from kassa import bootstrap, config
 from kassa.core.audit import system_actor
+from kassa.core.customers import CustomerFilter
 from kassa.demo import lifecycle
 from kassa.services import (
     billable_metrics,
@@ -32,12 +34,14 @@ from kassa.services import (
     jobs,
     metering,
     payments,
+    portal,
     rating,
     reconciliation,
     recurring_revenue,
     revenue,
     revenue_reports,
     sepa,
+    staff_auth,
     subscriptions,
     tenants,
     test_clocks,
@@ -436,6 +440,19 @@ def write_pdfs(ctx: ServiceContext, actor: Any, directory: Path, say: Callable[[
     say(f"sample invoice PDFs: {folder} ({len(finalized)} files)")
 
 
+def console_and_portal(ctx: ServiceContext, actor: Any) -> tuple[str, str, str]:
+    """An admin for the console with a fresh random password (set through an invitation, as a real user's
+    is), and a magic link to the portal of the test-clock customer: (email, password, portal URL)."""
+    admin = users.create_user(
+        ctx, actor, email="admin@nordlicht.example", name="Ada Admin", role_name="admin"
+    )
+    _, token = staff_auth.invite(ctx, actor, admin.id)
+    password = secrets.token_urlsafe(12)
+    staff_auth.accept_invitation(ctx, token, password)
+    [sim] = customers.list_customers(ctx, actor, CustomerFilter(external_id="sim-1")).items
+    return admin.email, password, portal.create_link(ctx, actor, sim.id).url
+
+
 def run(*, directory: Path, host: str, port: int, serve: bool) -> None:
     from kassa.server import serve as serve_app
 
@@ -451,7 +468,11 @@ def run(*, directory: Path, host: str, port: int, serve: bool) -> None:
         tenant_id = uow.tenants.list_all()[-1].id
     write_pdfs(ctx, system_actor(tenant_id, "demo"), directory, print)
     base = f"http://{host}:{port}"
-    print(f"\nAPI key (shown once): {key}")
+    email, password, portal_url = console_and_portal(ctx, system_actor(tenant_id, "demo"))
+    print(f"\nconsole: {base}/console/login?tenant={tenant_id}")
+    print(f"  log in as {email} with the password {password} (admin; shown once)")
+    print(f"portal of Simulated GmbH (German, valid 72 h): {portal_url}")
+    print(f"API key (shown once): {key}")
     print(f"try:  curl -H 'Authorization: Bearer {key}' {base}/v1/customers")
     print(f"docs: {base}/docs   metrics: {base}/metrics   health: {base}/readyz")
     if serve:

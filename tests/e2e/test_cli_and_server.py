@@ -169,6 +169,13 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
     assert [p.name for p in pdfs] == [f"NL-2026-0000{n}.pdf" for n in range(1, 7)]
     assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
     assert any(line.startswith("API key (shown once): kassa_") for line in lines)
+    # issue 10: the console's address with an admin login, and a portal link of the test-clock customer
+    console = lines.index(next(line for line in lines if line.startswith("console: ")))
+    assert lines[console].startswith("console: http://127.0.0.1:8000/console/login?tenant=ten_")
+    assert lines[console + 1].startswith("  log in as admin@nordlicht.example with the password ")
+    assert lines[console + 2].startswith(
+        "portal of Simulated GmbH (German, valid 72 h): http://127.0.0.1:8000/portal/open/"
+    )
 
 
 def test_catalog_apply_and_subscriptions_from_the_cli(database: Path, tmp_path: Path) -> None:
