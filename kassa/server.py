@@ -32,6 +32,7 @@ from kassa.api import (
     messages,
     offers,
     payments,
+    portal_links,
     problems,
     provisioning,
     rating,
@@ -65,7 +66,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         settings, api_keys, users, test_clocks, audit_events, webhooks, payments, reports, costs,
         recurring_revenue,
         exchange_rates, exports, tickets, messages, provisioning, disputes, leads, offers, entitlements,
-        wallets,
+        wallets, portal_links,
     ):  # fmt: skip
         app.include_router(
             module.router,

@@ -34,7 +34,7 @@ public_router = APIRouter(tags=["messages"])
 
 Kind = Literal["welcome", "trial_ending", "renewal_upcoming", "invoice_issued", "payment_succeeded",
                "payment_failed", "card_expiring", "usage_threshold", "low_balance", "plan_changed",
-               "subscription_canceled", "dunning_step", "dispute_resolved"]  # fmt: skip
+               "subscription_canceled", "dunning_step", "dispute_resolved", "portal_link"]  # fmt: skip
 Status = Literal["sent", "failed", "suppressed"]
 Locale = Annotated[
     str,

@@ -109,6 +109,16 @@ _TEXTS: Mapping[tuple[MessageKind, str], tuple[str, str]] = {
                                  "{% if outcome == 'accepted' %}angenommen{% else %}abgelehnt{% endif %}."
                                  "{% if credited %} Wir haben {{ credited }} gutgeschrieben.{% endif %}"
                                  "{% if resolution %}\n{{ resolution }}{% endif %}"),
+    (K.PORTAL_LINK, "en"): ("Your account at {{ company_name }}",
+                            "here is your personal link to your account, where you can see your invoices and "
+                            "usage, pay and manage your payment methods:\n{{ portal_url }}\n\n"
+                            "The link works until {{ expires_at }}. Do not forward it: anyone with it can "
+                            "open your account."),
+    (K.PORTAL_LINK, "de"): ("Ihr Konto bei {{ company_name }}",
+                            "hier ist Ihr persönlicher Link zu Ihrem Konto, in dem Sie Ihre Rechnungen und Ihren "
+                            "Verbrauch sehen, bezahlen und Ihre Zahlungsmethoden verwalten können:\n"
+                            "{{ portal_url }}\n\nDer Link gilt bis {{ expires_at }}. Bitte leiten Sie ihn nicht "
+                            "weiter: Wer ihn hat, kann Ihr Konto öffnen."),
 }  # fmt: skip
 
 BUILTIN_LOCALES = ("en", "de")

@@ -38,6 +38,7 @@ class MessageKind(StrEnum):
     SUBSCRIPTION_CANCELED = "subscription_canceled"
     DUNNING_STEP = "dunning_step"
     DISPUTE_RESOLVED = "dispute_resolved"
+    PORTAL_LINK = "portal_link"  # issue 10: a magic link to the portal, sent when an operator asks for it
 
 
 class MessageStatus(StrEnum):
@@ -137,6 +138,8 @@ VARIABLES: Mapping[MessageKind, Mapping[str, str]] = {
                                "action": "reminder, suspension_notice or past_due."},
     MessageKind.DISPUTE_RESOLVED: {"outcome": "accepted or rejected.", "resolution": "The agent's note, or empty.",
                                    "credited": "The amount credited, or empty."},
+    MessageKind.PORTAL_LINK: {"portal_url": "The magic link that opens the customer's portal.",
+                              "expires_at": "When the link stops working (date and time)."},
 }  # fmt: skip
 
 _SAMPLE_VALUES: Mapping[str, Any] = {
@@ -148,7 +151,8 @@ _SAMPLE_VALUES: Mapping[str, Any] = {
     "exp_month": 12, "exp_year": 2026, "metric": "api_calls", "threshold": "10000", "quantity": "10250",
     "period_end": "2026-01-31", "balance": "4.50 EUR", "previous_plan": "starter-monthly",
     "days_past_due": 7, "action": "reminder", "outcome": "accepted", "resolution": "Credited in full.",
-    "credited": "19.00 EUR",
+    "credited": "19.00 EUR", "portal_url": "https://billing.example/portal/open/sample",
+    "expires_at": "4 Jan 2026, 09:00:00",
 }  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from kassa.api import wallets as wallets_api
 from kassa.api.api_keys import ApiKeyRotate
 from kassa.api.billable_metrics import MetricUpdate
 from kassa.api.customers import CustomerUpdate
+from kassa.api.portal_links import PortalLinkCreate
 from kassa.api.problems import PROBLEM_TYPE
 from kassa.api.rating import ThresholdIn
 from kassa.api.users import UserUpdate
@@ -151,6 +152,7 @@ BODIES: dict[Any, Any] = {  # a request model, or a body's plain type (message p
     disputes_api.DisputeUpdate: {"description": "Taken by A"},
     disputes_api.AcceptIn: {"resolution": "Taken by A"},
     disputes_api.RejectIn: {"resolution": "Taken by A"},
+    PortalLinkCreate: {"expires_in_hours": 1},
 }
 
 
