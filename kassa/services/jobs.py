@@ -104,13 +104,19 @@ def run_due_jobs(ctx: ServiceContext, *, limit: int = 100) -> int:
     for job in due:
         error = run_job(ctx, job, now)
         if error is not None:
-            with ctx.uow() as uow:
-                # Read it again: between the failed run's rollback and here another worker may have run it
-                # (done, or failed and counted); the claim's copy is stale.
-                current = uow.jobs.lock(job)
-                if current is not None:
-                    exhausted = current.attempts + 1 >= MAX_ATTEMPTS
-                    retry_at = None if exhausted else now + retry_delay(current.attempts + 1)
-                    uow.jobs.fail(current, error, retry_at=retry_at, at=now)
-                    uow.commit()
+            record_failure(ctx, job, error, now)
     return len(due)
+
+
+def record_failure(ctx: ServiceContext, job: Job, error: str, now: datetime) -> None:
+    """Count a failed run of a claimed system-clock job: retried after a back-off, given up after
+    MAX_ATTEMPTS."""
+    with ctx.uow() as uow:
+        # Read it again: between the failed run's rollback and here another worker may have run it
+        # (done, or failed and counted); the claim's copy is stale.
+        current = uow.jobs.lock(job)
+        if current is not None:
+            exhausted = current.attempts + 1 >= MAX_ATTEMPTS
+            retry_at = None if exhausted else now + retry_delay(current.attempts + 1)
+            uow.jobs.fail(current, error, retry_at=retry_at, at=now)
+            uow.commit()

@@ -88,18 +88,27 @@ class Jobs:
     def claim_due(self, now: datetime, limit: int, until: datetime) -> list[Job]:
         """Due jobs on the system clock, oldest first, leased to the caller until `until` so other workers
         pass them by; on PostgreSQL rows another worker is claiming right now are skipped."""
+        return self._claim(self._due(now), limit, until)
+
+    def claim_due_for(
+        self, tenant_id: str, kind: str, now: datetime, limit: int, until: datetime
+    ) -> list[Job]:
+        """The same for one tenant's due jobs of one kind (a bill run started from the console)."""
         c = jobs.c
-        query = (
-            sa.select(jobs)
-            .where(
-                c.status == JobStatus.PENDING.value,
-                c.test_clock_id.is_(None),
-                c.due_at <= now,
-                sa.or_(c.claimed_until.is_(None), c.claimed_until <= now),
-            )
-            .order_by(c.due_at, c.id)
-            .limit(limit)
+        return self._claim(self._due(now).where(c.tenant_id == tenant_id, c.kind == kind), limit, until)
+
+    def _due(self, now: datetime) -> sa.Select[Any]:
+        c = jobs.c
+        return sa.select(jobs).where(
+            c.status == JobStatus.PENDING.value,
+            c.test_clock_id.is_(None),
+            c.due_at <= now,
+            sa.or_(c.claimed_until.is_(None), c.claimed_until <= now),
         )
+
+    def _claim(self, due: sa.Select[Any], limit: int, until: datetime) -> list[Job]:
+        c = jobs.c
+        query = due.order_by(c.due_at, c.id).limit(limit)
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         claimed = [_job(row) for row in self.conn.execute(query)]
