@@ -68,7 +68,9 @@ def demo(
     directory: Annotated[Path, typer.Option(help="Where the demo database lives.")] = Path("kassa-demo"),
     host: str = "127.0.0.1",
     port: int = 8000,
-    serve: Annotated[bool, typer.Option(help="Serve the API, console and portal after building the demo.")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the API, console and portal after building the demo.")
+    ] = True,
 ) -> None:
     """Build a demo business on an embedded SQLite database, then serve the API, the console and the portal
     until Ctrl-C."""

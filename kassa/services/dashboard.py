@@ -22,7 +22,6 @@ from kassa.core.reports import RateUsed, Report, Value, month_name, next_month
 from kassa.core.tenants import Tenant
 from kassa.services import exchange_rates, revenue_reports
 from kassa.services.context import ServiceContext
-from kassa.store.dashboard import DashboardReads
 from kassa.store.uow import UnitOfWork
 
 TOP_CUSTOMERS = 10
@@ -47,7 +46,7 @@ def currencies(ctx: ServiceContext, actor: Actor) -> list[str]:
     customers are billed in and those the tenant's exchange rates quote."""
     with ctx.uow(read_only=True) as uow:
         settings = uow.tenants.get(actor.tenant_id).settings
-        found = DashboardReads(uow.conn).currencies(actor.tenant_id)
+        found = uow.dashboard.currencies(actor.tenant_id)
     found |= {
         settings.default_currency,
         *([settings.reporting_currency] if settings.reporting_currency else []),
@@ -93,7 +92,7 @@ def collections_report(
     with ctx.uow(read_only=True) as uow:
         tenant = uow.tenants.get(actor.tenant_id)
         today = local_day(now, tenant.settings.time_zone)
-        collected = DashboardReads(uow.conn).collected(actor.tenant_id, _bounds(tenant, months))
+        collected = uow.dashboard.collected(actor.tenant_id, _bounds(tenant, months))
         owed = [
             (i.customer_id, i.due_date or today, i.amount_remaining)
             for i in uow.invoices.open(actor.tenant_id)
@@ -131,7 +130,7 @@ def usage_report(ctx: ServiceContext, actor: Actor, first: Any, last: Any) -> Re
     months = revenue_reports.span(ctx, actor, first, last)
     with ctx.uow(read_only=True) as uow:
         tenant = uow.tenants.get(actor.tenant_id)
-        counts = DashboardReads(uow.conn).usage_events(actor.tenant_id, _bounds(tenant, months))
+        counts = uow.dashboard.usage_events(actor.tenant_id, _bounds(tenant, months))
     by: dict[tuple[int, str], int] = {(c.month, c.metric): c.events for c in counts}
     metrics = sorted({c.metric for c in counts})
     rows: list[dict[str, Value]] = [

@@ -17,6 +17,7 @@ from kassa.store.coupons import Coupons
 from kassa.store.credit_balances import CreditBalances
 from kassa.store.credit_notes import CreditNotes
 from kassa.store.customers import Customers
+from kassa.store.dashboard import DashboardReads
 from kassa.store.disputes import Disputes
 from kassa.store.engine import READ_ONLY
 from kassa.store.entitlements import EntitlementOverrides
@@ -108,6 +109,7 @@ class UnitOfWork:
         self.staff_credentials = StaffCredentials(conn)
         self.staff_invitations = StaffInvitations(conn)
         self.console_sessions = ConsoleSessions(conn)
+        self.dashboard = DashboardReads(conn)
         return self
 
     @property

@@ -11,7 +11,9 @@ from tests.browser.conftest import PASSWORD, Server, log_in, shot, staff_user
 from tests.conftest import TenantAccess
 
 
-def test_login_wrong_password_then_right_then_logout(page: Page, server: Server, tenant: TenantAccess) -> None:
+def test_login_wrong_password_then_right_then_logout(
+    page: Page, server: Server, tenant: TenantAccess
+) -> None:
     email = staff_user(server.ctx, tenant, Role.ADMIN)
     page.goto(f"{server.url}/console/customers")
     expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2Fcustomers"))
@@ -34,7 +36,9 @@ def test_login_wrong_password_then_right_then_logout(page: Page, server: Server,
 def test_invitation_link_sets_the_password(page: Page, server: Server, tenant: TenantAccess) -> None:
     from kassa.services import staff_auth, users
 
-    user = users.create_user(server.ctx, tenant.actor, email="new@example.com", name="New", role_name="support")
+    user = users.create_user(
+        server.ctx, tenant.actor, email="new@example.com", name="New", role_name="support"
+    )
     _, token = staff_auth.invite(server.ctx, tenant.actor, user.id)
     page.goto(f"{server.url}/console/invitations/{token}")
     page.get_by_label("New password").fill("short")

@@ -46,7 +46,7 @@ REPOSITORIES = {
     "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
     "SlaPolicies", "Tickets", "Leads", "Offers", "ProvisioningSteps", "EntitlementOverrides", "Wallets",
     "MessageTemplates", "MessagePreferences", "Messages", "MessageSettingsStore", "Disputes",
-    "StaffCredentials", "StaffInvitations", "ConsoleSessions",
+    "StaffCredentials", "StaffInvitations", "ConsoleSessions", "DashboardReads",
 }  # fmt: skip
 
 
