@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -34,9 +35,12 @@ def test_the_printed_login_and_portal_link_work(tmp_path: Path) -> None:
         assert console and login and link, text
         base = console.group(1)
         with httpx.Client(base_url=base) as browser:
-            for _ in range(200):
-                if browser.get("/readyz").status_code == 200:
-                    break
+            for _ in range(400):  # "serving on" is printed just before uvicorn listens
+                try:
+                    if browser.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
             answer = browser.post("/console/login", data={
                 "tenant": console.group(2), "email": login.group(1), "password": login.group(2),
             })  # fmt: skip
