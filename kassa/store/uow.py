@@ -16,6 +16,7 @@ from kassa.store.cost_entries import CostEntries
 from kassa.store.coupons import Coupons
 from kassa.store.credit_balances import CreditBalances
 from kassa.store.credit_notes import CreditNotes
+from kassa.store.customer_notes import CustomerNotes
 from kassa.store.customers import Customers
 from kassa.store.dashboard import DashboardReads
 from kassa.store.disputes import Disputes
@@ -64,6 +65,7 @@ class UnitOfWork:
         self.api_keys = ApiKeys(conn)
         self.users = Users(conn)
         self.customers = Customers(conn)
+        self.customer_notes = CustomerNotes(conn)
         self.test_clocks = TestClocks(conn)
         self.jobs = Jobs(conn)
         self.events = Events(conn)

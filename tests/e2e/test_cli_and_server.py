@@ -67,7 +67,7 @@ def test_demo_builds_the_business_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "KASSA_LOG_LEVEL": "WARNING"},
     ).stdout  # fmt: skip
     lines = out.splitlines()
-    assert lines[0] == f"database ready at schema 0009: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
+    assert lines[0] == f"database ready at schema 0010: sqlite:///{tmp_path / 'demo' / 'kassa.db'}"
     assert sum(line.startswith("customer cus_") for line in lines) == 5
     assert any("ACME Rotterdam depot (EUR, NL, billed to acme)" in line for line in lines)
     assert any(line.startswith("catalog version 1 from catalog.yaml: starter-monthly,") for line in lines)

@@ -24,7 +24,7 @@ from kassa.store.tables import metadata
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0009"
+HEAD = "0010"
 TABLES = {
     "tenants", "api_keys", "users", "test_clocks", "customers", "jobs", "events", "audit_events",
     "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "idempotency_keys",
@@ -39,7 +39,7 @@ TABLES = {
     "sla_policies", "tickets",
     "leads", "offers", "provisioning_steps", "entitlement_overrides", "wallets", "wallet_lots",
     "wallet_transactions", "message_templates", "message_preferences", "messages", "disputes", "message_settings",
-    "staff_credentials", "staff_invitations", "console_sessions",
+    "staff_credentials", "staff_invitations", "console_sessions", "customer_notes",
 }  # fmt: skip
 
 # The only indexes (and unique constraints) that do not lead with tenant_id: each serves a lookup that
@@ -120,6 +120,7 @@ def test_the_migrations_have_one_head_and_a_straight_history() -> None:
     assert migrate.head() == HEAD
     history = [(rev.revision, rev.down_revision) for rev in script.walk_revisions()]
     assert history == [
+        ("0010", "0009"),
         ("0009", "0008"),
         ("0008", "0007"),
         ("0007", "0006"),
@@ -332,6 +333,7 @@ def test_tenant_id_leads_every_primary_key(migrated: Engine) -> None:
         "staff_credentials": ("tenant_id", "user_id"),
         "staff_invitations": ("tenant_id", "id"),
         "console_sessions": ("tenant_id", "id"),
+        "customer_notes": ("tenant_id", "id"),
     }
     for table in TABLES - {"tenants"}:
         columns = [c.name for c in metadata.tables[table].columns]

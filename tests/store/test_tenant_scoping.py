@@ -46,7 +46,7 @@ REPOSITORIES = {
     "AccountingPeriods", "ExchangeRates", "CostEntries", "RevenueSchedules", "Contracts", "RecurringRevenue",
     "SlaPolicies", "Tickets", "Leads", "Offers", "ProvisioningSteps", "EntitlementOverrides", "Wallets",
     "MessageTemplates", "MessagePreferences", "Messages", "MessageSettingsStore", "Disputes",
-    "StaffCredentials", "StaffInvitations", "ConsoleSessions", "DashboardReads",
+    "StaffCredentials", "StaffInvitations", "ConsoleSessions", "DashboardReads", "CustomerNotes",
 }  # fmt: skip
 
 

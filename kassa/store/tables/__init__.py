@@ -481,6 +481,9 @@ from kassa.store.tables.collections import (
 from kassa.store.tables.collections import (
     statement_lines as statement_lines,
 )
+from kassa.store.tables.customer_notes import (
+    customer_notes as customer_notes,
+)
 from kassa.store.tables.lifecycle import (
     disputes as disputes,
 )

@@ -1,7 +1,7 @@
 """The customers list (search, filters, pages) and the customer 360: everything kassa knows about one customer
-on one page, with the actions an agent needs. Changing, pausing and cancelling a subscription need
-CUSTOMER_CARE; granting credit, issuing a credit note and retrying a payment need BILLING. A plan change is
-previewed first (the prorated credit and charge), then confirmed."""
+on one page, with the actions an agent needs. Changing, pausing and cancelling a subscription, and adding a
+note, need CUSTOMER_CARE; granting credit, issuing a credit note and retrying a payment need BILLING. A plan
+change is previewed first (the prorated credit and charge), then confirmed."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from kassa.services import (
     cost_to_serve,
     credits,
     customer_360,
+    customer_notes,
     customers,
     disputes,
     entitlements,
@@ -50,6 +51,7 @@ Biller = Annotated[Staff, Depends(allowed(Permission.BILLING))]
 PAGE_SIZE = 25
 SECTION_SIZE = 10
 TIMELINE_SIZE = 15
+NOTES_SIZE = 50
 # What an action did, shown on the 360 it redirects to. Only these codes are shown: a message is never taken
 # from the URL, so a link cannot make the console say something it did not.
 DONE = {
@@ -60,6 +62,7 @@ DONE = {
     "credit_granted": "Credit granted.",
     "credit_note": "Credit note issued.",
     "retried": "Payment retried: see the payments below for the result.",
+    "note_added": "Note added.",
 }
 REASONS = [r.value for r in CreditReason if r not in (CreditReason.BILLING_CORRECTION,
                                                      CreditReason.EARLY_PAYMENT_DISCOUNT)]  # fmt: skip
@@ -228,6 +231,7 @@ def customer_page(request: Request, staff: Viewer, customer_id: str) -> Response
     usage, usage_error = _safely(lambda: rating.current_usage(ctx, actor, customer.id), [])
     usage_rows, charts = _usage(usage, allowances)
     costs = cost_to_serve.list_costs(ctx, actor, customer.id, limit=SECTION_SIZE, cursor=None)
+    notes = customer_notes.list_notes(ctx, actor, customer.id, limit=NOTES_SIZE)
     done = DONE.get(request.query_params.get("done", ""))
     return render(
         request, "console/customer_360.html", customer=customer, subs=subs.items, options=options,
@@ -239,7 +243,7 @@ def customer_page(request: Request, staff: Viewer, customer_id: str) -> Response
         disputes=disputes.list_disputes(ctx, actor, limit=SECTION_SIZE, cursor=None, customer_id=customer.id),
         messages=messages.list_messages(ctx, actor, limit=SECTION_SIZE, cursor=None, customer_id=customer.id),
         costs=costs, cost_totals=customer_360.cost_to_serve(ctx, actor, customer.id), reasons=REASONS,
-        done=done,
+        notes=notes, note_authors=customer_notes.author_names(ctx, actor, notes), done=done,
     )  # fmt: skip
 
 
@@ -250,6 +254,21 @@ def customer_timeline(request: Request, staff: Viewer, customer_id: str, cursor:
         context(request), staff.actor, customer_id, limit=TIMELINE_SIZE, cursor=_clean(cursor)
     )
     return render(request, "console/customer_timeline.html", customer_id=customer_id, page=found)
+
+
+@router.post("/customers/{customer_id}/notes")
+def add_note(request: Request, staff: Agent, customer_id: str, body: Annotated[str, Form()] = "") -> Response:
+    """A note on the customer, kept for staff only; a refused note comes back in its form (htmx)."""
+    try:
+        customer_notes.add_note(context(request), staff.actor, customer_id, body)
+    except NotFound:
+        raise  # no such customer: the error page, not the form
+    except DomainError as error:
+        if not _htmx(request):
+            raise
+        return render(request, "console/customer_note_form.html", status_code=422, customer_id=customer_id,
+                      error=error.message, body=body)  # fmt: skip
+    return _done(request, customer_id, "note_added")
 
 
 # ---- subscription actions (CUSTOMER_CARE) --------------------------------------------------------------
